@@ -1,0 +1,95 @@
+"""The one event model every source is read into, and every model learns from.
+
+An *event* is one row ``(team, user, item, kind, value, timestamp)``:
+
+========== ========= ==============================================================
+column     dtype     meaning
+========== ========= ==============================================================
+team       string    the workspace / organisation the event belongs to
+user       string    who acted (raw id as the source gives it)
+item       string    on what: a channel, an article, a movie, an artist, an app
+kind       string    what happened: ``rating``, ``VIEW``, ``play``, ``member``,
+                     ``message``, ``reply``, ``reaction`` ...
+value      float64   how strong: a rating, an event strength, a play count
+timestamp  float64   seconds since the Unix epoch; NaN when the source has none
+========== ========= ==============================================================
+
+Events live in a :class:`pandas.DataFrame`; ids are strings so that sources with 64-bit,
+negative or textual ids (Deskdrop, Slack) all fit one schema. Item and user *metadata*
+(names, channel purposes, privacy) are separate frames keyed by ``(team, item)`` and
+``(team, user)``: see :class:`teamrec.data.dataset.Dataset`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from teamrec.errors import DataError
+
+EVENT_COLUMNS: tuple[str, ...] = ("team", "user", "item", "kind", "value", "timestamp")
+DEFAULT_TEAM = "default"
+
+#: Item metadata columns every source fills (extra columns are kept).
+ITEM_COLUMNS: tuple[str, ...] = ("team", "item", "name", "description", "private", "archived")
+#: User metadata columns every source fills (extra columns are kept).
+USER_COLUMNS: tuple[str, ...] = ("team", "user", "name")
+
+
+def make_events(
+    *,
+    user,
+    item,
+    value,
+    kind="event",
+    timestamp=np.nan,
+    team=DEFAULT_TEAM,
+) -> pd.DataFrame:
+    """Build an events frame from columns (arrays or scalars broadcast to the length)."""
+    frame = pd.DataFrame({"user": user, "item": item, "value": value})
+    frame["team"] = team
+    frame["kind"] = kind
+    frame["timestamp"] = timestamp
+    return normalize_events(frame, source="<events>")
+
+
+def empty_events() -> pd.DataFrame:
+    """An events frame with the schema and no rows."""
+    return normalize_events(
+        pd.DataFrame({c: [] for c in EVENT_COLUMNS}), source="<events>"
+    )
+
+
+def normalize_events(frame: pd.DataFrame, *, source: str = "<events>") -> pd.DataFrame:
+    """Check an events frame and give it the canonical column order and dtypes.
+
+    Raises :class:`DataError` naming the column when one is missing or holds values that
+    cannot be converted (the line given is the 1-based row of the frame plus one for a header).
+    """
+    missing = [c for c in EVENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", file=source, field=missing[0])
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for col in ("team", "user", "item", "kind"):
+        values = frame[col].to_numpy()
+        nulls = pd.isna(values)
+        if nulls.any():
+            row = int(np.flatnonzero(nulls)[0])
+            raise DataError("empty value", file=source, line=row + 2, field=col)
+        out[col] = pd.array(values.astype(str), dtype=object)
+    for col in ("value", "timestamp"):
+        try:
+            out[col] = pd.to_numeric(frame[col].to_numpy(), errors="raise").astype(np.float64)
+        except (ValueError, TypeError):
+            bad = pd.to_numeric(pd.Series(frame[col].to_numpy()), errors="coerce").isna() & pd.Series(
+                frame[col].to_numpy()
+            ).notna()
+            row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+            raise DataError(
+                f"not a number: {frame[col].iloc[row]!r}", file=source, line=row + 2, field=col
+            ) from None
+    bad_value = ~np.isfinite(out["value"].to_numpy())
+    if bad_value.any():
+        row = int(np.flatnonzero(bad_value)[0])
+        raise DataError("value is not a finite number", file=source, line=row + 2, field="value")
+    return out[list(EVENT_COLUMNS)]
