@@ -10,6 +10,7 @@ from "teamrec has a bug"::
     ├── UnknownIdError       a user, item or team id the model has never seen (also a KeyError)
     ├── NotFittedError       a model used before ``fit`` or ``load``
     ├── ModelTooLargeError   a model that would not fit in memory for this data
+    ├── UnsupportedError     an operation this algorithm does not offer (e.g. similar_users)
     └── AccessDeniedError    a key used outside its team, or a private item asked for by a non-member
 
 The CLI maps each to a one-line message and exit status 2; the service maps them to 4xx JSON.
@@ -80,6 +81,10 @@ class NotFittedError(TeamrecError, RuntimeError):
 
 class ModelTooLargeError(TeamrecError, MemoryError):
     """A model whose memory need exceeds the configured limit for this data."""
+
+
+class UnsupportedError(TeamrecError, NotImplementedError):
+    """An operation the chosen algorithm does not offer."""
 
 
 class AccessDeniedError(TeamrecError, PermissionError):

@@ -1,0 +1,56 @@
+"""The ``teamrec`` command line: a thin layer over the library.
+
+Each group of commands lives in its own module with a ``register(app)`` function. Errors that
+teamrec raises on purpose (:class:`~teamrec.errors.TeamrecError`) become one line on stderr and
+exit status 2; usage errors also exit 2; never a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+import typer
+
+from teamrec.errors import TeamrecError
+
+#: Command modules, each with ``register(app)``.
+COMMAND_MODULES = ("data", "recommend", "evaluate", "serve")
+
+app = typer.Typer(
+    name="teamrec",
+    help="Recommendations for workplaces and communities: channels, items and people, per team.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"teamrec.cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status (tests call this directly)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="teamrec", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except TeamrecError as exc:
+        click.echo(f"teamrec: error: {exc}", err=True)
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""What every command shares: reading a source, building a matrix, printing, errors.
+
+The option types below are declared once and reused by every command that reads data, so
+``--format``, ``--skip-bad-rows``, ``--team`` and the matrix options mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from teamrec.data.dataset import Dataset
+from teamrec.data.matrix import InteractionMatrix, MatrixConfig, build_matrix, default_config
+from teamrec.data.sources import FORMATS, read_source
+from teamrec.errors import ConfigError
+
+SourceArg = Annotated[Path, typer.Argument(help="a data file or folder, or a folder written by 'teamrec ingest'")]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", "-f", help=f"source format: {', '.join(sorted(FORMATS))}")
+]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad-rows", help="skip and count bad rows instead of failing")]
+TeamOpt = Annotated[str | None, typer.Option("--team", help="the team to use when the data holds several")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+ColumnsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--column", help="column mapping for csv/jsonl/parquet, FIELD=COLUMN (user, item, value, timestamp, kind, team)"),
+]
+KindsOpt = Annotated[list[str] | None, typer.Option("--kind", help="event kinds to use (repeatable); default per format")]
+AggOpt = Annotated[str | None, typer.Option("--agg", help="aggregate repeated (user, item) events: sum, max, count, last")]
+BinaryOpt = Annotated[bool, typer.Option("--binary", help="every interaction counts 1")]
+Log1pOpt = Annotated[bool, typer.Option("--log1p", help="values become log(1 + x)")]
+HalfLifeOpt = Annotated[float | None, typer.Option("--half-life", help="time decay half-life in days")]
+MinValueOpt = Annotated[float | None, typer.Option("--min-value", help="drop entries below this value")]
+MinUserOpt = Annotated[int, typer.Option("--min-user", help="keep users with at least N items")]
+MinItemOpt = Annotated[int, typer.Option("--min-item", help="keep items with at least N users")]
+
+
+def read_dataset(source: Path, fmt: str | None, skip_bad_rows: bool = False, columns: list[str] | None = None) -> Dataset:
+    """Read a source, with a progress bar when stderr is a terminal."""
+    options: dict[str, Any] = {}
+    if columns:
+        options["columns"] = parse_pairs(columns, "--column")
+    if not sys.stderr.isatty():
+        return read_source(source, fmt, skip_bad_rows=skip_bad_rows, **options)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(f"reading {source.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return read_source(source, fmt, skip_bad_rows=skip_bad_rows, progress=progress, **options)
+
+
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{option} takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def matrix_config(
+    fmt: str | None,
+    kinds: list[str] | None = None,
+    agg: str | None = None,
+    binary: bool = False,
+    log1p: bool = False,
+    half_life: float | None = None,
+    min_value: float | None = None,
+    min_user: int = 0,
+    min_item: int = 0,
+) -> MatrixConfig:
+    """The format's matrix defaults with the command-line overrides applied."""
+    base = default_config(fmt).model_dump()
+    overrides: dict[str, Any] = {}
+    if kinds:
+        overrides["kinds"] = tuple(kinds)
+    if agg:
+        overrides["agg"] = agg
+    if binary:
+        overrides["binary"] = True
+    if log1p:
+        overrides["log1p"] = True
+    if half_life is not None:
+        overrides["half_life_days"] = half_life
+    if min_value is not None:
+        overrides["min_value"] = min_value
+    if min_user:
+        overrides["min_user_interactions"] = min_user
+    if min_item:
+        overrides["min_item_interactions"] = min_item
+    try:
+        return MatrixConfig(**{**base, **overrides})
+    except ValueError as exc:
+        raise ConfigError(f"bad matrix option: {exc}") from None
+
+
+def team_matrix(dataset: Dataset, team: str | None, config: MatrixConfig) -> InteractionMatrix:
+    return build_matrix(dataset, team=team, config=config)
+
+
+def echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,71 @@
+"""Append-only vocabularies: raw id <-> row/column index, one per entity kind.
+
+A :class:`Vocab` never renumbers: :meth:`Vocab.extend` only adds ids at the end, so a model
+fitted on an older vocabulary stays valid after new people or channels arrive (online
+updates grow the matrix, they do not reshuffle it). Lookups are vectorised through a
+:class:`pandas.Index`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from teamrec.errors import UnknownIdError
+
+
+class Vocab:
+    """An ordered set of string ids with O(1) vectorised id -> index lookups."""
+
+    __slots__ = ("_index", "kind")
+
+    def __init__(self, ids: Iterable[object] = (), kind: str = "id") -> None:
+        values = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index)) else ids, dtype=object)
+        index = pd.Index(values.astype(str), dtype=object)
+        if index.has_duplicates:
+            raise ValueError(f"duplicate {kind} ids: {index[index.duplicated()][:5].tolist()}")
+        self._index = index
+        self.kind = kind
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, raw: object) -> bool:
+        return str(raw) in self._index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self._index.equals(other._index)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """All ids in index order (object array of str)."""
+        return self._index.to_numpy()
+
+    def index_of(self, raw: object) -> int:
+        """The index of one id; :class:`UnknownIdError` if absent."""
+        pos = self._index.get_indexer([str(raw)])[0]
+        if pos < 0:
+            raise UnknownIdError(self.kind, raw)
+        return int(pos)
+
+    def lookup(self, raw: Iterable[object], *, missing: str = "raise") -> np.ndarray:
+        """Indices of many ids; unknown ids raise, or give -1 with ``missing="ignore"``."""
+        values = np.asarray(list(raw) if not isinstance(raw, (np.ndarray, pd.Series, pd.Index)) else raw)
+        pos = self._index.get_indexer(values.astype(str))
+        if missing == "raise" and (pos < 0).any():
+            raise UnknownIdError(self.kind, values[np.flatnonzero(pos < 0)[0]])
+        return pos.astype(np.int64)
+
+    def id_of(self, index: int | np.ndarray) -> object:
+        """The id(s) at index/indices."""
+        return self._index.to_numpy()[index]
+
+    def extend(self, raw: Iterable[object]) -> Vocab:
+        """A new vocabulary with the unseen ids of ``raw`` appended in first-seen order."""
+        values = pd.Index(np.asarray(list(raw) if not isinstance(raw, (np.ndarray, pd.Index, pd.Series)) else raw).astype(str))
+        new = values[~values.isin(self._index)].unique()
+        if len(new) == 0:
+            return self
+        return Vocab(np.concatenate([self._index.to_numpy(), new.to_numpy()]), kind=self.kind)

@@ -1,0 +1,76 @@
+"""Value transforms as pure functions over events or sparse matrices.
+
+Models only consume the weighted matrix; how raw activity becomes a matrix value is decided
+here, once (the habit of implicit's ``bm25_weight`` / ``tfidf_weight``):
+
+* :func:`time_decay` -- each event's value times ``0.5 ** (age / half_life)``: an event one
+  half-life old counts half. Events without a timestamp are not decayed.
+* :func:`binarize` -- every stored entry becomes 1.
+* :func:`log1p` -- ``log(1 + x)``, taming heavy-tailed counts (play counts, message counts).
+* :func:`drop_below` -- entries below a minimum value are removed.
+* :func:`min_interactions` -- users and items with too few entries are removed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+SECONDS_PER_DAY = 86_400.0
+
+
+def time_decay(values: np.ndarray, timestamps: np.ndarray, half_life_days: float, now: float) -> np.ndarray:
+    """``values * 0.5 ** ((now - t) / half_life)``; NaN timestamps are left undecayed.
+
+    Events later than ``now`` are not amplified (their age is clipped at 0).
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be positive")
+    age_days = np.clip((now - timestamps) / SECONDS_PER_DAY, 0.0, None)
+    factor = np.where(np.isnan(age_days), 1.0, np.exp2(-age_days / half_life_days))
+    return values * factor
+
+
+def binarize(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Every stored non-zero entry becomes 1.0."""
+    out = matrix.copy()
+    out.data = np.ones_like(out.data)
+    return out
+
+
+def log1p(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``log(1 + x)`` on stored entries (zero stays zero)."""
+    out = matrix.copy()
+    out.data = np.log1p(out.data)
+    return out
+
+
+def drop_below(matrix: sp.csr_matrix, minimum: float) -> sp.csr_matrix:
+    """Remove stored entries whose value is below ``minimum``."""
+    out = matrix.copy()
+    out.data[out.data < minimum] = 0.0
+    out.eliminate_zeros()
+    return out
+
+
+def min_interactions(
+    matrix: sp.csr_matrix, min_per_user: int = 0, min_per_item: int = 0
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Keep users with at least ``min_per_user`` entries and items with ``min_per_item``.
+
+    Filters are applied repeatedly until both hold (removing items can push a user under
+    the limit). Returns the filtered matrix and the kept user and item indices.
+    """
+    users = np.arange(matrix.shape[0])
+    items = np.arange(matrix.shape[1])
+    current = matrix.tocsr()
+    while True:
+        user_counts = np.diff(current.indptr)
+        item_counts = np.bincount(current.indices, minlength=current.shape[1])
+        keep_u = user_counts >= min_per_user
+        keep_i = item_counts >= min_per_item
+        if keep_u.all() and keep_i.all():
+            return current, users, items
+        current = current[keep_u][:, keep_i].tocsr()
+        users = users[keep_u]
+        items = items[keep_i]

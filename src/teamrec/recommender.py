@@ -1,0 +1,323 @@
+"""The person-facing API of one team: ids and names in, explained recommendations out.
+
+:class:`TeamModel` joins a fitted :class:`~teamrec.algorithms.base.Algorithm` (which works on
+indices) with the team's :class:`~teamrec.data.matrix.InteractionMatrix` (ids, names,
+privacy). It is what the CLI, the HTTP service, the Slack app and the Spark job call, so the
+rules live here once:
+
+* private items are never shown to a non-member (recommended, listed as similar, or explained);
+* a person or item the model has never seen degrades to a popularity fallback with a reason,
+  it does not crash (an unknown *query* item is an :class:`~teamrec.errors.UnknownIdError`);
+* every answer can say why, in words ("8 of the 12 members of #ml are also in #bi").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from teamrec.algorithms.base import Algorithm, Explanation
+from teamrec.algorithms.popularity import Popularity
+from teamrec.algorithms.registry import create
+from teamrec.data.matrix import InteractionMatrix
+from teamrec.data.vocab import Vocab
+from teamrec.errors import AccessDeniedError, DataError, UnknownIdError, UnsupportedError
+
+
+@dataclass
+class Result:
+    """One recommended item or person, with its score and (optionally) the reasons."""
+
+    id: str
+    name: str
+    score: float
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TeamModel:
+    """A fitted algorithm plus the team's matrix: the API people use."""
+
+    def __init__(self, algorithm: Algorithm, data: InteractionMatrix) -> None:
+        algorithm._check_fitted()
+        if algorithm.X_.shape != data.shape:
+            raise ValueError(f"model shape {algorithm.X_.shape} does not match data {data.shape}")
+        self.algorithm = algorithm
+        self.data = data
+        self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
+        self._binary = (data.matrix > 0).astype(np.float64).tocsc()
+
+    @classmethod
+    def fit(cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None) -> TeamModel:
+        """Fit ``algorithm`` (a registry name) with ``params`` on ``data``."""
+        return cls(create(algorithm, params).fit(data), data)
+
+    @property
+    def team(self) -> str:
+        return self.data.team
+
+    # -- lookups ---------------------------------------------------------------------------
+    def _user(self, key: str) -> int:
+        return self.data.find_user(key)
+
+    def _item(self, key: str) -> int:
+        return self.data.find_item(key)
+
+    def _is_member(self, user: int | None, item: int) -> bool:
+        return user is not None and bool(self.data.members[user, item])
+
+    def _visible(self, viewer: int | None) -> np.ndarray:
+        """Boolean mask of items ``viewer`` may see (None: public items only)."""
+        visible = ~self.data.private
+        if viewer is not None and self.data.private.any():
+            visible |= self.data.members[viewer].toarray().ravel().astype(bool)
+        return visible
+
+    def _item_results(self, items: np.ndarray, scores: np.ndarray) -> list[Result]:
+        names = self.data.item_names(items[items >= 0])
+        return [
+            Result(id=str(self.data.items.id_of(i)), name=str(n), score=float(s))
+            for i, n, s in zip(items[items >= 0], names, scores[items >= 0])
+        ]
+
+    # -- recommendations -------------------------------------------------------------------
+    def recommend(
+        self,
+        user: str,
+        k: int = 10,
+        *,
+        exclude: list[str] | None = None,
+        candidates: list[str] | None = None,
+        explain: bool = False,
+    ) -> list[Result]:
+        """The ``k`` items ``user`` should look at, best first.
+
+        An unknown person gets the most popular public items, each with a reason saying so.
+        ``exclude`` and ``candidates`` are item ids or names; unknown ones are ignored.
+        """
+        try:
+            u = self._user(user)
+        except UnknownIdError:
+            return self._popular(k, exclude, candidates, reason="new here: popular in this team")
+        mask = ~self._visible(u)
+        if exclude:
+            mask[self._known_items(exclude)] = True
+        cand = self._known_items(candidates) if candidates is not None else None
+        items, scores = self.algorithm.recommend(
+            np.array([u]), k, exclude_seen=True, candidates=cand, exclude=mask[None, :]
+        )
+        results = self._item_results(items[0], scores[0])
+        if explain:
+            for res in results:
+                res.reason, res.details = self._explain_recommendation(u, self._item(res.id))
+        return results
+
+    def _popular(self, k, exclude, candidates, reason: str) -> list[Result]:
+        mask = ~self._visible(None)
+        if exclude:
+            mask[self._known_items(exclude)] = True
+        cand = self._known_items(candidates) if candidates is not None else None
+        items, scores = self._fallback.recommend(
+            np.array([0]), k, exclude_seen=False, candidates=cand, exclude=mask[None, :]
+        )
+        results = self._item_results(items[0], scores[0])
+        for res in results:
+            res.reason = reason
+        return results
+
+    def _known_items(self, keys: list[str]) -> np.ndarray:
+        idx = self.data.items.lookup(keys, missing="ignore")
+        return idx[idx >= 0]
+
+    def recommend_many(self, users: list[str] | None = None, k: int = 10) -> pd.DataFrame:
+        """Top-``k`` for many known users at once, as rows ``(team, user, rank, item, score)``:
+        the batch output the Spark job writes and the serving index loads."""
+        idx = np.arange(self.data.n_users) if users is None else self.data.users.lookup(users)
+        exclude = self.data.hidden_items(idx)
+        items, scores = self.algorithm.recommend(idx, k, exclude=exclude)
+        rows, ranks = np.nonzero(items >= 0)
+        return pd.DataFrame(
+            {
+                "team": self.team,
+                "user": self.data.users.id_of(idx[rows]),
+                "rank": ranks + 1,
+                "item": self.data.items.id_of(items[rows, ranks]),
+                "score": scores[rows, ranks],
+            }
+        )
+
+    def similar_items(self, item: str, k: int = 10, *, viewer: str | None = None) -> list[Result]:
+        """Items like ``item`` ("channels like #machine-learning"), never the item itself.
+
+        Private items appear only to their members; asking about a private item one is not a
+        member of is an :class:`~teamrec.errors.AccessDeniedError`.
+        """
+        i = self._item(item)
+        v = self._viewer(viewer)
+        if self.data.private[i] and not self._is_member(v, i):
+            raise AccessDeniedError(f"{item!r} is private to its members")
+        visible = self._visible(v)
+        # Ask for more than k, then drop what this viewer may not see.
+        want = min(self.data.n_items, k + int((~visible).sum()))
+        items, scores = self.algorithm.similar_items(np.array([i]), want)
+        keep = (items[0] >= 0) & visible[np.maximum(items[0], 0)]
+        results = self._item_results(items[0][keep][:k], scores[0][keep][:k])
+        for res in results:
+            res.reason, res.details = self._overlap_reason(i, self._item(res.id))
+        return results
+
+    def similar_users(self, user: str, k: int = 10) -> list[Result]:
+        """People like ``user`` (a friend finder), each with what they have in common."""
+        u = self._user(user)
+        try:
+            users, scores = self.algorithm.similar_users(np.array([u]), k)
+        except UnsupportedError:
+            # The chosen algorithm has no user similarities: people-like-you from co-membership.
+            helper = create("user-knn").fit(self.data.matrix)
+            users, scores = helper.similar_users(np.array([u]), k)
+        valid = users[0] >= 0
+        results = []
+        for other, score in zip(users[0][valid], scores[0][valid]):
+            reason, details = self._shared_items_reason(u, int(other))
+            results.append(
+                Result(
+                    id=str(self.data.users.id_of(other)),
+                    name=str(self.data.user_names(other)),
+                    score=float(score),
+                    reason=reason,
+                    details=details,
+                )
+            )
+        return results
+
+    def _viewer(self, viewer: str | None) -> int | None:
+        if viewer is None:
+            return None
+        try:
+            return self._user(viewer)
+        except UnknownIdError:
+            return None
+
+    # -- explanations ----------------------------------------------------------------------
+    def explain(self, user: str, item: str) -> Result:
+        """Why ``item`` is (or would be) recommended to ``user``."""
+        u, i = self._user(user), self._item(item)
+        if self.data.private[i] and not self._is_member(u, i):
+            raise AccessDeniedError(f"{item!r} is private to its members")
+        score = float(self.algorithm.score(np.array([u]))[0, i])
+        reason, details = self._explain_recommendation(u, i)
+        return Result(id=str(self.data.items.id_of(i)), name=str(self.data.item_names(i)),
+                      score=score, reason=reason, details=details)
+
+    def _explain_recommendation(self, u: int, i: int) -> tuple[str | None, dict[str, Any]]:
+        try:
+            exp: Explanation = self.algorithm.explain(u, i, n=3)
+        except UnsupportedError:
+            return None, {}
+        visible = self._visible(u)
+        parts: list[str] = []
+        details: list[dict[str, Any]] = []
+        for c in exp.contributions:
+            if c.kind == "item":
+                if not visible[c.index]:
+                    continue  # never name a private channel to a non-member
+                name = str(self.data.item_names(c.index))
+                parts.append(_label(name))
+                details.append({"kind": "item", "id": str(self.data.items.id_of(c.index)), "name": name, "weight": c.weight})
+            elif c.kind == "user":
+                name = str(self.data.user_names(c.index))
+                parts.append(name)
+                details.append({"kind": "user", "id": str(self.data.users.id_of(c.index)), "name": name, "weight": c.weight})
+            else:
+                details.append({"kind": c.kind, "weight": c.weight, **c.detail})
+        kinds = {d["kind"] for d in details}
+        if "item" in kinds:
+            reason = "because you are in " + ", ".join(parts)
+        elif "user" in kinds:
+            reason = "people like you are here: " + ", ".join(parts)
+        elif "popularity" in kinds:
+            reason = "popular in this team"
+        else:
+            reason = None
+        return reason, {"contributions": details}
+
+    def _overlap_reason(self, a: int, b: int) -> tuple[str, dict[str, Any]]:
+        col_a, col_b = self._binary[:, a], self._binary[:, b]
+        n_a = int(col_a.nnz)
+        common = int(col_a.multiply(col_b).nnz)
+        name_a = _label(str(self.data.item_names(a)))
+        name_b = _label(str(self.data.item_names(b)))
+        return (
+            f"{common} of the {n_a} people in {name_a} are also in {name_b}",
+            {"common": common, "query_size": n_a, "item_size": int(col_b.nnz)},
+        )
+
+    def _shared_items_reason(self, u: int, v: int) -> tuple[str, dict[str, Any]]:
+        row_u = self.data.matrix[u].indices
+        row_v = self.data.matrix[v].indices
+        shared = np.intersect1d(row_u, row_v)
+        # Name only what the asking person may see, and only public or shared items.
+        visible = self._visible(u)
+        shown = shared[visible[shared]][:3]
+        names = [_label(str(n)) for n in self.data.item_names(shown)]
+        reason = f"you share {len(shared)} " + ("item" if len(shared) == 1 else "items")
+        if names:
+            reason += ": " + ", ".join(names) + (" ..." if len(shared) > len(shown) else "")
+        return reason, {"shared": int(len(shared))}
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model and the team's matrix to a folder (arrays, Parquet and JSON)."""
+        return save_team_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TeamModel:
+        return load_team_model(path)
+
+
+def _label(name: str) -> str:
+    """How an item is named in prose: channels get a ``#``."""
+    return name if name.startswith("#") else f"#{name}"
+
+
+def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.algorithm.save(folder / "algorithm")
+    data = model.data
+    sp.save_npz(folder / "matrix.npz", data.matrix)
+    sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
+    data.item_meta.to_parquet(folder / "items.parquet", index=False)
+    data.user_meta.to_parquet(folder / "users.parquet", index=False)
+    (folder / "team.json").write_text(json.dumps({"team": data.team, "algorithm": model.algorithm.name}, indent=2))
+    return folder
+
+
+def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
+    folder = Path(path)
+    if not (folder / "team.json").exists():
+        raise DataError("not a saved teamrec model folder (no team.json)", file=str(folder))
+    meta = json.loads((folder / "team.json").read_text())
+    algorithm = Algorithm.load(folder / "algorithm")
+    item_meta = pd.read_parquet(folder / "items.parquet")
+    user_meta = pd.read_parquet(folder / "users.parquet")
+    data = InteractionMatrix(
+        matrix=sp.load_npz(folder / "matrix.npz").tocsr(),
+        users=Vocab(user_meta["user"].to_numpy(), kind="user"),
+        items=Vocab(item_meta["item"].to_numpy(), kind="item"),
+        team=meta["team"],
+        item_meta=item_meta,
+        user_meta=user_meta,
+        members=sp.load_npz(folder / "members.npz").tocsr(),
+    )
+    return TeamModel(algorithm, data)
