@@ -55,7 +55,7 @@ class Vocab:
         values = np.asarray(list(raw) if not isinstance(raw, (np.ndarray, pd.Series, pd.Index)) else raw)
         pos = self._index.get_indexer(values.astype(str))
         if missing == "raise" and (pos < 0).any():
-            raise UnknownIdError(self.kind, values[np.flatnonzero(pos < 0)[0]])
+            raise UnknownIdError(self.kind, str(values[np.flatnonzero(pos < 0)[0]]))
         return pos.astype(np.int64)
 
     def id_of(self, index: int | np.ndarray) -> object:
