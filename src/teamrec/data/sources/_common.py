@@ -9,6 +9,8 @@ Doing that with boolean masks over whole columns keeps every reader vectorised: 
 Line numbers are 1-based lines of the file, the header included. For delimited text they are
 worked out only when an error is reported (:class:`LineMap`), so quoted fields that span
 lines and blank lines, which the parser skips, still give the line a text editor shows.
+Lines with the wrong number of fields are found by the parser itself, a chunk at a time, so
+such a line is reported before a bad value earlier in the same chunk.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import io
 import re
 import warnings
+from contextlib import closing, contextmanager
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from teamrec.data.dataset import Dataset
 from teamrec.data.events import DEFAULT_TEAM, EVENT_COLUMNS
 from teamrec.errors import ConfigError, DataError
 
@@ -119,27 +125,33 @@ def apply_checks(
 
 
 # -- column parsing ----------------------------------------------------------------------------
-def id_strings(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Ids as strings, plus the mask of missing ones (null or empty).
+def id_strings(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids as strings, plus the masks of missing ones (null or empty) and unusable ones.
 
     Whole-number floats (an integer column with gaps, read from Parquet or JSON) are written
-    without the ``.0`` so ``17`` and ``17.0`` name the same id.
+    without the ``.0`` so ``17`` and ``17.0`` name the same id. A JSON list or object is not
+    an id (``invalid``).
     """
     missing = column.isna().to_numpy()
+    invalid = np.zeros(len(column), dtype=bool)
     if column.dtype.kind == "f":
-        values = column.to_numpy()
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(values)
-        if (values[finite] == np.floor(values[finite])).all():
-            text = np.where(finite, np.nan_to_num(values).astype(np.int64).astype(str), "")
+        whole = finite & (values == np.floor(values)) & (np.abs(values) < 2.0**63)
+        if whole[finite].all():
+            text = np.where(finite, np.where(whole, values, 0).astype(np.int64).astype(str), "")
         else:
             text = values.astype(str)
     elif column.dtype.kind in "iub":
         text = column.to_numpy().astype(str)
+    elif isinstance(column.dtype, pd.StringDtype):  # text read from a file: the fast path
+        text = column.to_numpy(dtype=object, na_value="")
     else:
-        text = column.astype(object).to_numpy()
-        text = np.where(missing, "", text).astype(str)
-    missing |= text == ""
-    return text.astype(object), missing
+        values = pd.Series(column.to_numpy(dtype=object), dtype=object)
+        if column.dtype == object:  # JSON: any Python value
+            invalid = values.map(type).isin((list, dict)).to_numpy()
+        text = values.where(~(missing | invalid), "").astype(str).to_numpy(dtype=object)
+    return np.asarray(text, dtype=object), missing | (text == "") & ~invalid, invalid
 
 
 def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,14 +161,35 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     holds something that is not a finite number.
     """
     missing = column.isna().to_numpy()
-    if column.dtype.kind in "iuf":
+    fast = _arrow_floats(column)
+    if fast is not None:
+        values = fast
+    elif column.dtype.kind in "iuf":
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        values = pd.to_numeric(column.astype(object), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
+        as_object = column.astype(object)
+        values = pd.to_numeric(as_object, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan, copy=True
         )
+        if column.dtype == object:  # JSON true/false are not numbers here
+            values[as_object.map(type).to_numpy() == bool] = np.nan
     bad = ~missing & ~np.isfinite(values)
     return values, missing, bad
+
+
+def _arrow_floats(column: pd.Series) -> np.ndarray | None:
+    """Text to floats with Arrow's cast, ~30x faster than ``pd.to_numeric``.
+
+    Returns ``None`` when some cell is not a plain number (the caller then finds which, the
+    slow way) or the column is not text.
+    """
+    if not isinstance(column.dtype, pd.StringDtype):
+        return None
+    try:
+        floats = pc.cast(pa.array(column), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return np.array(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def parse_timestamps(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +202,8 @@ def parse_timestamps(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         stamps = column if column.dt.tz is not None else column.dt.tz_localize("UTC")
         seconds = (stamps - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
         return seconds, np.zeros(len(column), dtype=bool)
-    seconds, missing, bad = parse_numbers(column)
+    seconds, _, bad = parse_numbers(column)
+    seconds, bad = seconds.copy(), bad.copy()  # pandas may hand out read-only views
     text_rows = np.flatnonzero(bad)
     if len(text_rows):
         text = column.iloc[text_rows].astype(object)
@@ -197,6 +231,11 @@ class EventColumns:
     constants: Mapping[str, Any] = field(default_factory=dict)
     kind_values: Mapping[str, float] | None = None
     missing_reason: str = "empty value"
+
+    def required(self) -> dict[str, str]:
+        """The columns read, user and item first (the order missing ones are reported in)."""
+        order = ("user", "item", "kind", "value", "timestamp", "team")
+        return {f: self.sources[f] for f in order if self.sources.get(f) is not None}
 
 
 def events_from_raw(
@@ -226,8 +265,9 @@ def events_from_raw(
         if src is None:
             out[name] = spec.constants.get(name, EVENT_DEFAULTS.get(name))
             continue
-        text, missing = id_strings(raw[src])
+        text, missing, invalid = id_strings(raw[src])
         add(src, Check(src, missing, spec.missing_reason))
+        add(src, Check(src, invalid, "not a text or a number: {value!r}", raw[src].to_numpy()))
         out[name] = text
     if spec.kind_values is not None:
         src = spec.sources.get("kind")
@@ -258,18 +298,20 @@ def events_from_raw(
                            raw_values))
         out[name] = values
     ordered = [c for _, c in sorted(checks, key=lambda pair: pair[0])]
-    keep, skipped = apply_checks(ordered, n, file=file, line_of=line_of, skip_bad_rows=skip_bad_rows)
-    events = pd.DataFrame({name: _column(out[name], n) for name in EVENT_COLUMNS})
+    keep, skipped = apply_checks(ordered, n, file=file, line_of=line_of,
+                                 skip_bad_rows=skip_bad_rows)
+    events = pd.DataFrame({name: _column(out[name], n) for name in EVENT_COLUMNS}, copy=False)
     if keep is not None:
         events = events.loc[keep].reset_index(drop=True)
     return events, keep, skipped
 
 
-def _column(value: Any, n: int) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        return value
-    dtype = np.float64 if isinstance(value, float) else object
-    return np.full(n, value, dtype=dtype)
+def _column(value: Any, n: int) -> pd.Series:
+    """A column of the events frame; ids stay ``object`` (what :mod:`events` stores), which
+    also spares pandas inferring a string dtype only to have it converted back."""
+    if not isinstance(value, np.ndarray):
+        value = np.full(n, value, dtype=np.float64 if isinstance(value, float) else object)
+    return pd.Series(value, dtype=value.dtype if value.dtype.kind == "f" else object, copy=False)
 
 
 def concat_events(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -300,65 +342,50 @@ class Delimited:
 class LineMap:
     """Maps a data row (0-based, as the parser counts them) to its 1-based line in the file.
 
-    The mapping is built lazily, and only up to the row asked for, with the :mod:`csv`
-    module, which sees quoted line breaks and blank lines the way the pandas parser does. It
-    is used only to report an error, so the fast path never pays for it.
+    The file is scanned, up to the row asked for, with the :mod:`csv` module, which sees
+    quoted line breaks and blank lines the way the pandas parser does. It is used only to
+    report an error, so the fast path never pays for it.
     """
 
     def __init__(self, spec: Delimited) -> None:
         self.spec = spec
-        self._starts: list[int] = []
-        self._reader: Iterator[list[str]] | None = None
-        self._failed = False
 
     def __call__(self, row: int) -> int:
         header = 1 if self.spec.header else 0
-        if not self._failed and len(self._starts) <= row:
-            try:
-                self._scan_to(row)
-            except (csv.Error, UnicodeDecodeError, OSError):
-                self._failed = True
-        if row < len(self._starts):
-            return self._starts[row]
+        try:
+            with open(self.spec.path, encoding=self.spec.encoding, newline="") as fh:
+                starts = _record_starts(fh, self.spec)
+                for _ in range(header):
+                    next(starts, None)
+                for i, start in enumerate(starts):
+                    if i == row:
+                        return start
+        except (csv.Error, UnicodeDecodeError, OSError):
+            pass
         return row + 1 + header  # one record per line, when the file cannot be scanned
 
-    def _scan_to(self, row: int) -> None:
-        if self._reader is None:
-            fh = open(self.spec.path, encoding=self.spec.encoding, newline="")  # noqa: SIM115
-            self._reader = _numbered_records(fh, self.spec)
-            if self.spec.header:
-                next(self._reader, None)
-        for start in self._reader:
-            self._starts.append(start)
-            if len(self._starts) > row:
-                return
 
-
-def _numbered_records(fh: io.TextIOBase, spec: Delimited) -> Iterator[int]:
+def _record_starts(fh: io.TextIOBase, spec: Delimited) -> Iterator[int]:
     """Yield the first line of each non-blank record."""
-    with fh:
-        reader = csv.reader(fh, delimiter=spec.sep, quoting=spec.quoting, strict=False)
-        previous = 0
-        for record in reader:
-            start = previous + 1
-            previous = reader.line_num
-            if record and record != [""] * len(record) or len(record) > 1:
-                yield start
+    reader = csv.reader(fh, delimiter=spec.sep, quoting=spec.quoting, strict=False)
+    previous = 0
+    for record in reader:
+        start = previous + 1
+        previous = reader.line_num
+        if record:  # the parser skips blank lines too
+            yield start
 
 
 def read_header(spec: Delimited) -> list[str]:
     """The column names of a delimited file (its first line, parsed like the data)."""
     if not spec.header:
         return list(spec.names or [])
-    try:
-        head = pd.read_csv(spec.path, sep=spec.sep, nrows=0, dtype=str, encoding=spec.encoding,
-                           quoting=spec.quoting, engine="c")
-    except pd.errors.EmptyDataError:
-        raise DataError("empty file", file=spec.label) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not {spec.encoding} text ({exc.reason})", file=spec.label, line=1) from None
-    except pd.errors.ParserError as exc:
-        raise _parser_error(exc, spec) from None
+    require_nonempty(spec.path)
+    with warnings.catch_warnings(), _parser_errors(spec):
+        # A long first row is reported when the rows are read, not here.
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        head = pd.read_csv(spec.path, sep=spec.sep, nrows=0, dtype=str, index_col=False,
+                           encoding=spec.encoding, quoting=spec.quoting, engine="c")
     return [str(c) for c in head.columns]
 
 
@@ -376,39 +403,53 @@ _LINE_RE = re.compile(r"(?:in|Skipping) line (\d+)")
 
 
 def _parser_error(exc: Exception, spec: Delimited) -> DataError:
+    """``Expected 4 fields in line 7, saw 5`` -> DataError(line 7, "expected 4 fields, saw 5")."""
     text = str(exc).replace("Error tokenizing data. C error: ", "").strip()
     match = _LINE_RE.search(text)
     line = int(match.group(1)) if match else None
-    reason = _LINE_RE.sub("", text).replace("  ", " ").strip(" :") if match else text
-    return DataError(reason or "unparseable text", file=spec.label, line=line)
+    reason = re.sub(r"\s+", " ", _LINE_RE.sub("", text)).replace(" ,", ",").strip(" :")
+    return DataError(reason[:1].lower() + reason[1:] or "unparseable text", file=spec.label,
+                     line=line)
+
+
+@contextmanager
+def _parser_errors(spec: Delimited) -> Iterator[None]:
+    """Turn the pandas parser's exceptions into :class:`DataError` naming the file."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise DataError("empty file", file=spec.label) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not {spec.encoding} text ({exc.reason})", file=spec.label) from None
+    except pd.errors.ParserError as exc:
+        raise _parser_error(exc, spec) from None
 
 
 def read_delimited(
     spec: Delimited,
     *,
-    usecols: Sequence[str] | None = None,
     skip_bad_rows: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[tuple[pd.DataFrame, int, int]]:
     """Read a delimited file in chunks of raw text columns.
 
-    Yields ``(chunk, first_row, skipped)``: every column as text (missing cells NaN; only an
+    Yields ``(chunk, first_row, dropped)``: every column as text (missing cells NaN; only an
     empty cell is missing, so ids such as ``NA`` survive), the 0-based index of the chunk's
-    first data row, and the malformed lines (wrong field count) the parser dropped in that
-    chunk when ``skip_bad_rows`` is on. Without it such a line is a :class:`DataError` naming
-    its line. ``progress`` is called after each chunk with the bytes consumed so far.
+    first data row, and how many malformed lines (too many fields) were dropped while reading
+    the chunk, which happens only with ``skip_bad_rows``; without it such a line is a
+    :class:`DataError` naming its line. ``progress`` is called after each chunk with the
+    bytes consumed so far.
     """
     total = require_nonempty(spec.path)
     first_row = 0
-    with open(spec.path, "rb") as fh, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        try:
-            chunks = pd.read_csv(
+    with open(spec.path, "rb") as fh:
+        with _parser_errors(spec):
+            reader = pd.read_csv(
                 fh,
                 sep=spec.sep,
                 header=0 if spec.header else None,
                 names=list(spec.names) if spec.names is not None else None,
-                usecols=list(usecols) if usecols is not None else None,
+                index_col=False,  # never take a long first row's extra field as an index
                 dtype=str,
                 keep_default_na=False,
                 na_values=[""],
@@ -418,33 +459,136 @@ def read_delimited(
                 chunksize=CHUNK_ROWS,
                 on_bad_lines="warn" if skip_bad_rows else "error",
             )
-            seen = 0
-            for chunk in chunks:
-                dropped = _count_dropped(caught, seen)
-                seen = len(caught)
+        with reader:
+            while True:
+                # The warnings filter is set only around the parser, never across a yield,
+                # so the caller's own warnings are untouched.
+                with warnings.catch_warnings(record=True) as caught, _parser_errors(spec):
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    chunk = next(reader, None)
+                dropped, long_first_row = _read_notes(caught)
+                if long_first_row and chunk is not None:
+                    # The parser cut the first data row down to the header's width.
+                    if not skip_bad_rows:
+                        raise DataError("more fields than the header has", file=spec.label,
+                                        line=LineMap(spec)(0))
+                    chunk = chunk.iloc[1:].reset_index(drop=True)
+                    dropped += 1
+                    first_row += 1
+                if chunk is None:
+                    if dropped:
+                        yield pd.DataFrame(columns=reader.orig_names or []), first_row, dropped
+                    break
                 if progress is not None:
                     progress(min(fh.tell(), total), total)
                 yield chunk, first_row, dropped
                 first_row += len(chunk)
-            dropped = _count_dropped(caught, seen)
-            if dropped:
-                yield pd.DataFrame(columns=chunks.orig_names or []), first_row, dropped
-        except pd.errors.EmptyDataError:
-            raise DataError("empty file", file=spec.label) from None
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not {spec.encoding} text ({exc.reason})", file=spec.label) from None
-        except pd.errors.ParserError as exc:
-            raise _parser_error(exc, spec) from None
     if progress is not None:
         progress(total, total)
 
 
-def _count_dropped(caught: list[warnings.WarningMessage], start: int) -> int:
-    """Count the parser's "Skipping line N" notes since ``start``; re-raise other warnings."""
-    dropped = 0
-    for note in caught[start:]:
-        if issubclass(note.category, pd.errors.ParserWarning):
-            dropped += len(_LINE_RE.findall(str(note.message))) or 1
+def read_table(spec: Delimited) -> pd.DataFrame:
+    """A whole (small) delimited file as text columns, e.g. a metadata side file."""
+    with closing(read_delimited(spec)) as reading:
+        chunks = [chunk for chunk, _, _ in reading]
+    if not chunks:
+        return pd.DataFrame({name: pd.Series([], dtype=str) for name in read_header(spec)})
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def read_delimited_events(
+    spec: Delimited,
+    columns: EventColumns,
+    *,
+    skip_bad_rows: bool = False,
+    progress: Progress | None = None,
+    raw_duplicates: bool = False,
+) -> tuple[pd.DataFrame, int, int]:
+    """Read a whole delimited file into events: ``(events, rows_skipped, duplicates_dropped)``.
+
+    The header must hold every mapped column. A file with a header and no rows is an error
+    (there is nothing to learn from). With ``raw_duplicates`` exact repeats of a *whole raw
+    line* (every column, not only the event fields) are dropped after the first: each row's
+    columns are hashed (64 bits) and rows are repeats when hash and event fields both agree.
+    """
+    found = read_header(spec)
+    wanted = columns.required()
+    require_columns(wanted, found, file=spec.label)
+    line_of = LineMap(spec)
+    parts: list[pd.DataFrame] = []
+    hashes: list[np.ndarray] = []
+    skipped = rows = 0
+    # Every column is read, not only the mapped ones: with ``usecols`` the parser would
+    # silently accept a line with too many fields.
+    reading = read_delimited(spec, skip_bad_rows=skip_bad_rows, progress=progress)
+    with closing(reading):
+        for chunk, first_row, dropped in reading:
+            rows += len(chunk) + dropped
+            skipped += dropped
+            if not len(chunk):
+                continue
+            events, keep, bad = events_from_raw(
+                chunk, columns, file=spec.label, line_of=lambda r, f=first_row: line_of(f + r),
+                skip_bad_rows=skip_bad_rows,
+            )
+            skipped += bad
+            parts.append(events)
+            if raw_duplicates:
+                h = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
+                hashes.append(h if keep is None else h[keep])
+    if rows == 0:
+        raise DataError("empty file: no rows after the header" if spec.header else "empty file",
+                        file=spec.label, line=2 if spec.header else None)
+    events = concat_events(parts)
+    duplicates = 0
+    if raw_duplicates and len(events):
+        repeat = events.assign(_row_hash=np.concatenate(hashes)).duplicated().to_numpy()
+        duplicates = int(repeat.sum())
+        if duplicates:
+            events = events.loc[~repeat].reset_index(drop=True)
+    return events, skipped, duplicates
+
+
+def _read_notes(caught: list[warnings.WarningMessage]) -> tuple[int, bool]:
+    """Read the parser's warnings: lines it skipped, and whether it cut a long first row.
+
+    Any other warning is passed on unchanged.
+    """
+    dropped, long_first_row = 0, False
+    for note in caught:
+        text = str(note.message)
+        if issubclass(note.category, pd.errors.ParserWarning) and "does not match" in text:
+            long_first_row = True
+        elif issubclass(note.category, pd.errors.ParserWarning):
+            dropped += len(_LINE_RE.findall(text)) or 1
         else:
             warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
-    return dropped
+    return dropped, long_first_row
+
+
+# -- the result --------------------------------------------------------------------------------
+def make_dataset(
+    events: pd.DataFrame,
+    *,
+    format: str,
+    path: Path,
+    rows_skipped: int = 0,
+    duplicates_dropped: int = 0,
+    items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    **info: Any,
+) -> Dataset:
+    """Wrap a reader's result in a :class:`~teamrec.data.dataset.Dataset` with provenance.
+
+    ``rows_read`` is the number of good events the source held *before* exact duplicates
+    were dropped (bad rows skipped are counted apart in ``rows_skipped``).
+    """
+    meta = {
+        "format": format,
+        "source": str(path),
+        "rows_read": int(len(events) + duplicates_dropped),
+        "rows_skipped": int(rows_skipped),
+        "duplicates_dropped": int(duplicates_dropped),
+        **info,
+    }
+    return Dataset(events=events, items=items, users=users, info=meta)
