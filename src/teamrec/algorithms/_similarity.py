@@ -1,0 +1,530 @@
+"""Similarity, neighbourhood and activity-transform math shared by the neighbourhood models.
+
+Everything here works on *entities* given as the rows of a CSR matrix ``E`` (entities x
+features): items for item-item models (``E = X.T``, features are people), people for
+user-user models (``E = X``, features are items). All pair statistics come from sparse
+matrix products ``left @ right`` with ``right = prepared(E).T``, computed in blocks of target
+rows (bounded memory, run on a small thread pool: SciPy's sparse product releases the GIL)
+and pruned to the top-k neighbours of each row *vectorised*, never with a Python loop over
+entities or pairs.
+
+Similarities (``c``, ``j`` two entities, ``x`` their feature vectors, ``b`` the binary ones):
+
+* ``cosine``:  ``x_c . x_j / (|x_c| |x_j|)`` -- on the values (activity-weighted).
+* ``jaccard``: ``|b_c & b_j| / |b_c | b_j|`` -- on presence only.
+* ``pearson``: the correlation of ``x_c`` and ``x_j`` over *all* features, an absent entry
+  counting as 0 (the phi coefficient on binary data)::
+
+      (x_c . x_j - n mu_c mu_j) / (n sigma_c sigma_j)
+
+  Only pairs that share a feature can correlate positively, and only positive similarities
+  make neighbours, so the sparse product's pattern holds every pair that matters. An entity
+  with zero variance correlates with nothing.
+* ``count``:   ``b_c . b_j`` -- raw co-occurrence counts ("people who joined this also
+  joined").
+
+Optional shrinkage multiplies a similarity by ``n_cj / (n_cj + shrinkage)`` where ``n_cj`` is
+the number of shared features, damping similarities that rest on few people.
+
+A neighbour must be *positively* similar: zero and negative similarities are dropped (a
+negative one would turn "people in #a tend not to be in #b" into a penalty in a sum of
+similarities, and keeping every non-positive pair would make the matrix dense). An entity is
+never its own neighbour. Ties at the k-th place are broken towards the lower index.
+
+Activity transforms (Slack's KNN regression) map neighbour ``j``'s activity to ``c``'s scale
+with ``y ~ a x + b``, fitted by least squares on the points ``(x_uj, x_uc)`` of the features
+(people) ``u`` the two share, plus one point ``(0, 0)``::
+
+    a = (n Sxy - Sx Sy) / (n Sxx - Sx^2),   b = (Sy - a Sx) / n,   n = n_common + 1
+
+The sums come from sparse products over common features: with ``B = binary(E)``,
+``Sx = (B @ E.T)[c, j]``, ``Sy = (E @ B.T)[c, j]``, ``Sxx = (B @ (E*E).T)[c, j]``,
+``Sxy = (E @ E.T)[c, j]`` and ``n_common = (B @ B.T)[c, j]``. The added ``(0, 0)`` point adds
+nothing to the sums and one to ``n``; it anchors the line so that a pair with one common
+person is determined (the line through the origin and that person's point: ``a = y/x``,
+``b = 0``). The denominator is ``n^2`` times the variance of the x's, so it is positive as soon
+as one common person has non-zero activity in ``j`` -- always, for activity matrices, whose
+stored entries are positive. Should it still be zero (every x equal to 0), the fit is the
+constant least-squares line: ``a = 0``, ``b = Sy / n``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.lib.stride_tricks import sliding_window_view
+
+Metric = Literal["cosine", "jaccard", "pearson", "count"]
+METRICS: tuple[str, ...] = ("cosine", "jaccard", "pearson", "count")
+
+#: Multiply-adds per block of target rows: bounds a block's product (about 12 bytes per entry).
+BLOCK_WORK = 1 << 22
+#: Below this much total work, one block on the calling thread is cheapest.
+MIN_PARALLEL_WORK = 1 << 18
+
+_TINY = np.finfo(np.float64).tiny
+
+
+# -- small sparse helpers --------------------------------------------------------------------
+def binary(M: sp.spmatrix) -> sp.csr_matrix:
+    """The CSR presence pattern of ``M`` (stored non-zeros become 1.0)."""
+    out = sp.csr_matrix(M, dtype=np.float64, copy=True)
+    out.eliminate_zeros()
+    out.data[:] = 1.0
+    return out
+
+
+def row_ids(M: sp.csr_matrix) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(M.shape[0], dtype=np.int32), np.diff(M.indptr))
+
+
+def pad(M: sp.csr_matrix, shape: tuple[int, int]) -> sp.csr_matrix:
+    """``M`` grown to ``shape`` with empty rows and columns appended (no copy of the data)."""
+    M = sp.csr_matrix(M)
+    if M.shape == shape:
+        return M
+    if shape[0] < M.shape[0] or shape[1] < M.shape[1]:
+        raise ValueError(f"cannot shrink {M.shape} to {shape}")
+    indptr = np.concatenate([M.indptr, np.full(shape[0] - M.shape[0], M.indptr[-1], dtype=M.indptr.dtype)])
+    return sp.csr_matrix((M.data, M.indices, indptr), shape=shape)
+
+
+def replace_rows(M: sp.csr_matrix, rows: np.ndarray, new: sp.csr_matrix) -> sp.csr_matrix:
+    """``M`` with ``M[rows[i]]`` replaced by ``new[i]`` (vectorised, via COO)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    old = M.tocoo()
+    keep = ~np.isin(old.row, rows)
+    add = new.tocoo()
+    out = sp.csr_matrix(
+        (
+            np.concatenate([old.data[keep], add.data]),
+            (np.concatenate([old.row[keep], rows[add.row]]), np.concatenate([old.col[keep], add.col])),
+        ),
+        shape=M.shape,
+    )
+    out.sort_indices()
+    return out
+
+
+def _stack(parts: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
+    """Stack CSR row blocks (cheaper than ``sp.vstack``: concatenation only)."""
+    if not parts:
+        return sp.csr_matrix((0, n_cols))
+    offsets = np.cumsum([0] + [p.nnz for p in parts[:-1]])
+    indptr = np.concatenate([[0]] + [p.indptr[1:].astype(np.int64) + o for p, o in zip(parts, offsets)])
+    return sp.csr_matrix(
+        (np.concatenate([p.data for p in parts]), np.concatenate([p.indices for p in parts]), indptr),
+        shape=(sum(p.shape[0] for p in parts), n_cols),
+    )
+
+
+# -- statistics and operands per metric ---------------------------------------------------------
+def row_stats(M: sp.csr_matrix, n_features: int) -> dict[str, np.ndarray]:
+    """Per-row statistics every metric may need: norm, count, mean and std over all features."""
+    M = sp.csr_matrix(M)
+    rows = row_ids(M)
+    total = np.bincount(rows, weights=M.data, minlength=M.shape[0])
+    squares = np.bincount(rows, weights=M.data * M.data, minlength=M.shape[0])
+    count = np.bincount(rows[M.data != 0], minlength=M.shape[0]).astype(np.float64)
+    mean = total / max(n_features, 1)
+    var = np.maximum(squares / max(n_features, 1) - mean * mean, 0.0)
+    return {"norm": np.sqrt(squares), "count": count, "mean": mean, "std": np.sqrt(var)}
+
+
+def prepare_rows(M: sp.csr_matrix, metric: str, stats: dict[str, np.ndarray]) -> sp.csr_matrix:
+    """The rows as they enter the product: unit-normalised (cosine), binary (jaccard, count),
+    raw (pearson)."""
+    if metric in ("jaccard", "count"):
+        return binary(M)
+    out = sp.csr_matrix(M, dtype=np.float64, copy=True)
+    if metric == "cosine":
+        norm = stats["norm"]
+        inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+        out.data *= np.repeat(inv, np.diff(out.indptr))
+    return out
+
+
+@dataclass
+class Space:
+    """Entities prepared once for one metric: the right operand of every product and the
+    per-entity statistics. Query rows (targets or new people) are prepared against it."""
+
+    metric: str
+    shrinkage: float
+    n_features: int
+    right: sp.csr_matrix  # features x entities
+    right_binary: sp.csr_matrix | None  # for shrinkage when ``right`` is not binary
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: sp.csr_matrix | None = None  # prepared entities, entities x features
+
+    @property
+    def n_entities(self) -> int:
+        return self.right.shape[1]
+
+
+def space(E: sp.csr_matrix, metric: str, shrinkage: float = 0.0) -> Space:
+    """Prepare the entities ``E`` (entities x features, CSR) for ``metric``."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown similarity {metric!r}; known: {', '.join(METRICS)}")
+    E = sp.csr_matrix(E, dtype=np.float64)
+    stats = row_stats(E, E.shape[1])
+    rows = prepare_rows(E, metric, stats)
+    right = rows.T.tocsr()
+    right_binary = None
+    if shrinkage > 0 and metric in ("cosine", "pearson"):
+        right_binary = binary(E).T.tocsr()
+    return Space(metric, shrinkage, E.shape[1], right, right_binary, stats, rows)
+
+
+def _finish(raw: sp.csr_matrix, sp_: Space, qstats: dict[str, np.ndarray], qbinary: sp.csr_matrix | None) -> None:
+    """Turn the block product ``raw`` (queries x entities) into similarities, in place."""
+    metric = sp_.metric
+    common = None
+    if sp_.shrinkage > 0:
+        if metric in ("jaccard", "count"):
+            common = raw.data.copy()
+        else:
+            counts = qbinary @ sp_.right_binary
+            if not (np.array_equal(counts.indptr, raw.indptr) and np.array_equal(counts.indices, raw.indices)):
+                # A dot product cancelled to an exact zero (negative data): align by position.
+                counts.sort_indices()
+                raw.sort_indices()
+                counts = _align(counts, raw)
+            common = counts.data
+    if metric in ("jaccard", "pearson"):
+        rows = row_ids(raw)
+        cols = raw.indices
+    if metric == "jaccard":
+        union = qstats["count"][rows] + sp_.stats["count"][cols] - raw.data
+        raw.data = np.divide(raw.data, union, out=np.zeros_like(raw.data), where=union > 0)
+    elif metric == "pearson":
+        n = sp_.n_features
+        num = raw.data - n * qstats["mean"][rows] * sp_.stats["mean"][cols]
+        den = n * qstats["std"][rows] * sp_.stats["std"][cols]
+        raw.data = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    if common is not None:
+        raw.data *= common / (common + sp_.shrinkage)
+
+
+def _align(values: sp.csr_matrix, pattern: sp.csr_matrix) -> sp.csr_matrix:
+    """``values`` at the stored positions of ``pattern`` (0 where absent); both sorted CSR."""
+    n_cols = pattern.shape[1]
+    keys = row_ids(values).astype(np.int64) * n_cols + values.indices
+    want = row_ids(pattern).astype(np.int64) * n_cols + pattern.indices
+    out = sp.csr_matrix(pattern, dtype=np.float64, copy=True)
+    out.data = np.zeros(len(want))
+    if len(keys):
+        pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        found = keys[pos] == want
+        out.data[found] = values.data[pos[found]]
+    return out
+
+
+# -- top-k per row, vectorised -----------------------------------------------------------------
+def _candidates(S: sp.csr_matrix, k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions and rows of each row's entries that are positive and at least its k-th
+    largest value (every positive entry for rows with at most k; ties are all kept), and the
+    per-row threshold used (the smallest positive float for rows with at most k entries).
+
+    Rows are grouped by length (a factor sqrt(2) per group, so padding stays under 41%),
+    gathered into a dense ``-inf``-padded block through a sliding-window view of the data,
+    partitioned along the rows and compared with their threshold there, while the block is
+    in cache: O(nnz), a few NumPy calls per length group, no loop over rows.
+    """
+    indptr, data = S.indptr, S.data
+    thresholds = np.full(S.shape[0], _TINY)
+    if k is None:
+        idx = np.flatnonzero(data >= _TINY)
+        return idx, np.searchsorted(indptr, idx, side="right") - 1, thresholds
+    lengths = np.diff(indptr)
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), thresholds
+    group = np.ceil(2.0 * np.log2(lengths[nonempty])).astype(np.int64)
+    order = np.argsort(group, kind="stable")
+    cuts = np.flatnonzero(np.diff(group[order])) + 1
+    widest = int(lengths[nonempty].max())
+    nnz = len(data)
+    windows = sliding_window_view(data, min(widest, nnz))
+    found_idx, found_rows = [], []
+    for rows in np.split(nonempty[order], cuts):
+        width = int(lengths[rows].max())
+        starts = indptr[rows].astype(np.int64)
+        if starts[-1] + widest <= nnz and starts.max() + widest <= nnz:
+            block = windows[starts, :width]
+        else:  # the last rows of the data: gather with clipped positions instead
+            block = data[np.minimum(starts[:, None] + np.arange(width), nnz - 1)]
+        np.copyto(block, -np.inf, where=np.arange(width) >= lengths[rows][:, None])
+        if width > k:
+            thr = np.partition(block, width - k, axis=1)[:, width - k]
+            np.maximum(thr, _TINY, out=thr)
+            thresholds[rows] = thr
+            flat = np.flatnonzero(block >= thr[:, None])
+        else:
+            flat = np.flatnonzero(block >= _TINY)
+        r = flat // width
+        found_idx.append(starts[r] + (flat - r * width))
+        found_rows.append(rows[r])
+    idx = np.concatenate(found_idx)
+    rows = np.concatenate(found_rows)
+    # Back to row order (a merge of the groups' sorted runs) for CSR assembly.
+    order = np.argsort(rows, kind="stable")
+    return idx[order], rows[order], thresholds
+
+
+def top_positions(
+    S: sp.csr_matrix, k: int | None, self_cols: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into ``S.data``) of each row's ``k`` largest positive entries, excluding
+    column ``self_cols[row]`` (an entity is not its own neighbour), and their rows (grouped
+    in ascending row order); ``k=None`` keeps every positive entry. Ties at the k-th place go
+    to the lower column.
+
+    Vectorised in stages: a threshold at the (k+1)-th largest value keeps every candidate (the
+    row's own entry and ties included), over the whole block (:func:`_candidates`); then the
+    self entry is dropped, and in the few rows still over k the entries *at* the threshold are
+    ranked by column (ranks from group offsets) to fill the places left -- on the small
+    candidate set only.
+    """
+    kk = None if k is None else k + (1 if self_cols is not None else 0)
+    idx, rows, thr = _candidates(S, kk)
+    if self_cols is not None:
+        other = S.indices[idx] != np.asarray(self_cols)[rows]
+        idx, rows = idx[other], rows[other]
+    if k is None:
+        return idx, rows
+    n_rows = S.shape[0]
+    counts = np.bincount(rows, minlength=n_rows)
+    if not (counts > k).any():
+        return idx, rows
+    values = S.data[idx]
+    in_over = (counts > k)[rows]
+    tie = in_over & (values == thr[rows])
+    # Entries above the threshold are fewer than k+1 and always stay, except in a row of
+    # exactly k+1 positive entries without its own (no threshold was needed there).
+    n_above = np.bincount(rows[in_over & ~tie], minlength=n_rows)
+    short = n_above > k
+    if short.any():
+        tie |= short[rows]
+        n_above[short] = 0
+    pos = np.flatnonzero(tie)
+    prow = rows[pos]
+    # Rank the tied entries by (row, -value, column): values only differ in the short rows.
+    if short.any():
+        order = np.lexsort((S.indices[idx[pos]], -values[pos], prow))
+    else:
+        order = np.argsort(prow.astype(np.int64) * S.shape[1] + S.indices[idx[pos]])
+    prow = prow[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(prow)) + 1]
+    rank = np.arange(len(pos)) - np.repeat(starts, np.diff(np.r_[starts, len(pos)]))
+    keep = np.ones(len(idx), dtype=bool)
+    keep[pos[order[rank >= (k - n_above)[prow]]]] = False
+    return idx[keep], rows[keep]
+
+
+def take_positions(
+    S: sp.csr_matrix, positions: tuple[np.ndarray, np.ndarray], *extra: np.ndarray
+) -> sp.csr_matrix | tuple[sp.csr_matrix, ...]:
+    """The CSR matrix (sorted indices) of ``S``'s entries at ``positions`` (indices into
+    ``S.data`` and their rows, from :func:`top_positions`); with ``extra`` arrays aligned with
+    ``S.data``, also their matrices at the same positions (a tuple)."""
+    idx, rows = positions
+    indptr = np.zeros(S.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=S.shape[0]), out=indptr[1:])
+    indices = S.indices[idx]
+    if not extra:
+        out = sp.csr_matrix((S.data[idx], indices, indptr), shape=S.shape)
+        out.sort_indices()
+        return out
+    # Sort once, carrying the positions through SciPy's in-place index sort.
+    carrier = sp.csr_matrix((idx.astype(np.float64), indices, indptr), shape=S.shape)
+    carrier.sort_indices()
+    perm = carrier.data.astype(np.int64)
+    return tuple(
+        sp.csr_matrix((values[perm], carrier.indices, carrier.indptr), shape=S.shape)
+        for values in (S.data, *extra)
+    )
+
+
+def prune_rows(S: sp.csr_matrix, k: int | None, self_cols: np.ndarray | None = None) -> sp.csr_matrix:
+    """Each row's top-``k`` positive entries (see :func:`top_positions`)."""
+    S = sp.csr_matrix(S)
+    return take_positions(S, top_positions(S, k, self_cols))
+
+
+# -- blocks ------------------------------------------------------------------------------------
+def _blocks(work: np.ndarray, threads: int) -> list[slice]:
+    """Cut rows into contiguous blocks of about equal work (and at most :data:`BLOCK_WORK`)."""
+    n = len(work)
+    total = float(work.sum())
+    if n == 0:
+        return []
+    n_blocks = max(1, math.ceil(total / BLOCK_WORK))
+    if threads > 1 and total >= MIN_PARALLEL_WORK:
+        n_blocks = max(n_blocks, 4 * threads)
+    n_blocks = min(n_blocks, n)
+    if n_blocks == 1:
+        return [slice(0, n)]
+    cum = np.cumsum(work)
+    cuts = np.searchsorted(cum, total * np.arange(1, n_blocks) / n_blocks)
+    bounds = np.unique(np.r_[0, np.clip(cuts, 1, n - 1), n])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def n_threads(threads: int) -> int:
+    """``threads``, or one per CPU core when 0."""
+    return threads if threads > 0 else (os.cpu_count() or 1)
+
+
+def _work(left_pattern: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
+    """Multiply-adds per row of ``left @ right`` (plus one, so empty rows still count)."""
+    feature_nnz = np.diff(right.indptr).astype(np.float64)
+    return np.asarray(left_pattern @ feature_nnz).ravel() + 1.0
+
+
+def _run_blocks(fn: Callable[[slice], sp.csr_matrix], blocks: list[slice], threads: int) -> list:
+    if threads > 1 and len(blocks) > 1:
+        with ThreadPoolExecutor(min(threads, len(blocks))) as pool:
+            return list(pool.map(fn, blocks))
+    return [fn(b) for b in blocks]
+
+
+def neighbours(
+    sp_: Space,
+    k: int | None,
+    targets: np.ndarray | None = None,
+    *,
+    queries: sp.csr_matrix | None = None,
+    self_cols: np.ndarray | None = None,
+    threads: int = 0,
+) -> sp.csr_matrix:
+    """The top-``k`` neighbours (columns: entities) of each target entity or query row.
+
+    ``targets`` are entity indices (default: every entity; each excludes itself); or
+    ``queries`` are outside rows over the same features (``self_cols`` then names an entity
+    each query must not be matched with, or -1).
+    """
+    threads = n_threads(threads)
+    if queries is not None:
+        q = sp.csr_matrix(queries, dtype=np.float64)
+        qstats = row_stats(q, sp_.n_features)
+        left = prepare_rows(q, sp_.metric, qstats)
+        selfs = None if self_cols is None else np.asarray(self_cols, dtype=np.int64)
+    else:
+        targets = np.arange(sp_.n_entities) if targets is None else np.asarray(targets, dtype=np.int64)
+        left = sp_.rows if len(targets) == sp_.n_entities and np.array_equal(targets, np.arange(sp_.n_entities)) else sp_.rows[targets]
+        qstats = {key: value[targets] for key, value in sp_.stats.items()}
+        selfs = targets
+    left_pattern = binary(left)
+    left_binary = left_pattern if sp_.right_binary is not None else None
+    work = _work(left_pattern, sp_.right)
+
+    def block(sl: slice) -> sp.csr_matrix:
+        raw = sp.csr_matrix(left[sl] @ sp_.right)
+        _finish(raw, sp_, {key: value[sl] for key, value in qstats.items()},
+                None if left_binary is None else left_binary[sl])
+        return take_positions(raw, top_positions(raw, k, None if selfs is None else selfs[sl]))
+
+    parts = _run_blocks(block, _blocks(work, threads), threads)
+    return _stack(parts, sp_.n_entities)
+
+
+# -- activity transforms -------------------------------------------------------------------------
+@dataclass
+class PairSums:
+    """Sums over the features (people) two entities share, one CSR matrix each, same pattern:
+    rows are targets ``c``, columns neighbours ``j``; ``x`` is ``j``'s value, ``y`` is ``c``'s."""
+
+    n: sp.csr_matrix
+    sx: sp.csr_matrix
+    sy: sp.csr_matrix
+    sxx: sp.csr_matrix
+    sxy: sp.csr_matrix
+
+
+@dataclass
+class _PairOperands:
+    E: sp.csr_matrix
+    B: sp.csr_matrix
+    ET: sp.csr_matrix
+    BT: sp.csr_matrix
+    E2T: sp.csr_matrix
+
+
+def _pair_operands(E: sp.csr_matrix) -> _PairOperands:
+    E = sp.csr_matrix(E, dtype=np.float64)
+    if E.nnz and E.data.min() < 0:
+        raise ValueError("activity transforms need non-negative activity")
+    B = binary(E)
+    return _PairOperands(E, B, E.T.tocsr(), B.T.tocsr(), E.multiply(E).T.tocsr())
+
+
+def _pair_sums(ops: _PairOperands, rows: slice | np.ndarray) -> PairSums:
+    Ec, Bc = ops.E[rows], ops.B[rows]
+    products = {
+        "n": Bc @ ops.BT,
+        "sx": Bc @ ops.ET,
+        "sy": Ec @ ops.BT,
+        "sxx": Bc @ ops.E2T,
+        "sxy": Ec @ ops.ET,
+    }
+    for m in products.values():
+        m.sort_indices()
+    ref = products["n"]
+    for name, m in products.items():
+        if not (np.array_equal(m.indptr, ref.indptr) and np.array_equal(m.indices, ref.indices)):
+            raise ValueError(f"pair sums: the pattern of {name} differs from the co-occurrence")
+    return PairSums(**products)
+
+
+def pair_sums(E: sp.csr_matrix, targets: np.ndarray | None = None) -> PairSums:
+    """The common-feature sums of every (target, entity) pair that shares a feature, from
+    five sparse products (see the module docstring). ``E`` (entities x features) must be
+    non-negative: then nothing cancels and the five products share one sparsity pattern."""
+    rows = slice(None) if targets is None else np.asarray(targets, dtype=np.int64)
+    return _pair_sums(_pair_operands(E), rows)
+
+
+def linear_transforms(sums: PairSums) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Slope ``a`` and intercept ``b`` of ``y ~ a x + b`` for every pair in ``sums``, fitted on
+    the common points plus ``(0, 0)`` (see the module docstring for the formula and the
+    degenerate case)."""
+    n = sums.n.data + 1.0
+    sx, sy, sxx, sxy = sums.sx.data, sums.sy.data, sums.sxx.data, sums.sxy.data
+    den = n * sxx - sx * sx
+    num = n * sxy - sx * sy
+    slope = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    intercept = (sy - slope * sx) / n
+    a = sp.csr_matrix((slope, sums.n.indices, sums.n.indptr), shape=sums.n.shape)
+    b = sp.csr_matrix((intercept, sums.n.indices, sums.n.indptr), shape=sums.n.shape)
+    return a, b
+
+
+def transforms_at(
+    E: sp.csr_matrix, rows: sp.csr_matrix, targets: np.ndarray | None = None, *, threads: int = 0
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Slopes and intercepts at the stored positions of ``rows`` (one row per target, e.g.
+    each target's neighbours), computed blockwise from the pair sums of all its pairs."""
+    threads = n_threads(threads)
+    ops = _pair_operands(E)
+    targets = np.arange(E.shape[0]) if targets is None else np.asarray(targets, dtype=np.int64)
+    rows = sp.csr_matrix(rows)
+    rows.sort_indices()
+
+    def block(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+        a, b = linear_transforms(_pair_sums(ops, targets[sl]))
+        want = rows[sl]
+        return _align(a, want).data, _align(b, want).data
+
+    parts = _run_blocks(block, _blocks(_work(ops.B[targets], ops.BT), threads), threads)
+    slope = sp.csr_matrix((np.concatenate([p[0] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
+    intercept = sp.csr_matrix((np.concatenate([p[1] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
+    return slope, intercept

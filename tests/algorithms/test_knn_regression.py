@@ -1,0 +1,182 @@
+"""KNN regression with activity transforms: the contract, a dense reference, the transform
+cases (scale invariance, identical channels, one common member) and explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from teamrec.algorithms import _similarity as sim
+from teamrec.algorithms.knn_regression import KNNRegression
+from teamrec.errors import DataError
+from teamrec.testing import AlgorithmContract, random_matrix
+
+
+class TestKNNRegressionContract(AlgorithmContract):
+    def make(self):
+        return KNNRegression(neighbors=10)
+
+
+class TestKNNRegressionActiveContract(AlgorithmContract):
+    def make(self):
+        return KNNRegression(neighbors=10, mode="active", similarity="jaccard")
+
+
+class TestKNNRegressionNoTransformsContract(AlgorithmContract):
+    def make(self):
+        return KNNRegression(neighbors=None, transforms=False)
+
+
+# -- the reference: loops over channels, people and neighbours ------------------------------------
+def cosine_neighbours(X: np.ndarray, k: int | None) -> list[list[tuple[int, float]]]:
+    norm = np.linalg.norm(X, axis=0)
+    unit = X / np.where(norm > 0, norm, 1.0)
+    S = unit.T @ unit
+    out = []
+    for c in range(X.shape[1]):
+        cand = sorted((j for j in range(X.shape[1]) if j != c and S[c, j] > 0), key=lambda j: (-S[c, j], j))
+        out.append([(j, S[c, j]) for j in (cand if k is None else cand[:k])])
+    return out
+
+
+def least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """y ~ a x + b over the points plus (0, 0), by np.linalg.lstsq."""
+    xs, ys = np.r_[x, 0.0], np.r_[y, 0.0]
+    (a, b), *_ = np.linalg.lstsq(np.c_[xs, np.ones_like(xs)], ys, rcond=None)
+    return a, b
+
+
+def reference(X: np.ndarray, k: int | None, mode: str, transforms: bool) -> tuple[np.ndarray, np.ndarray]:
+    nbrs = cosine_neighbours(X, k)
+    est = np.zeros(X.shape)
+    n_active = np.zeros(X.shape, dtype=int)
+    for c in range(X.shape[1]):
+        lines = {}
+        for j, _ in nbrs[c]:
+            common = (X[:, c] > 0) & (X[:, j] > 0)
+            lines[j] = least_squares_line(X[common, j], X[common, c]) if transforms else (1.0, 0.0)
+        for u in range(X.shape[0]):
+            num = den = 0.0
+            for j, s in nbrs[c]:
+                if X[u, j] > 0:
+                    a, b = lines[j]
+                    num += s * (a * X[u, j] + b)
+                    n_active[u, c] += 1
+                    den += s
+                elif mode == "all":
+                    den += s
+            est[u, c] = num / den if n_active[u, c] else 0.0
+    return est, n_active
+
+
+@pytest.mark.parametrize("mode", ["all", "active"])
+@pytest.mark.parametrize("transforms", [True, False])
+@pytest.mark.parametrize("k", [4, None])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_dense_reference(mode, transforms, k, seed):
+    X = random_matrix(25, 15, density=0.35, seed=seed)
+    model = KNNRegression(neighbors=k, mode=mode, transforms=transforms, threads=1).fit(X)
+    est, n_active = reference(X.toarray(), k, mode, transforms)
+    np.testing.assert_allclose(model.score(np.arange(25)), est, rtol=0, atol=1e-9)
+    users, items = np.nonzero(np.ones(X.shape))
+    preds = model.predict(users, items)
+    np.testing.assert_allclose(preds.estimate, est[users, items], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(preds.details["n_active"], n_active[users, items])
+    np.testing.assert_array_equal(preds.details["impossible"], n_active[users, items] == 0)
+    if mode == "active":
+        np.testing.assert_array_equal(preds.details["n_neighbors"], n_active[users, items])
+    else:
+        sizes = np.diff(model.similarity_.indptr)
+        np.testing.assert_array_equal(preds.details["n_neighbors"], sizes[items])
+
+
+def test_transforms_for_every_pair_match_a_loop():
+    X = random_matrix(20, 12, density=0.4, seed=9).toarray()
+    sums = sim.pair_sums(sp.csr_matrix(X.T))
+    slope, intercept = sim.linear_transforms(sums)
+    for c in range(12):
+        for j in range(12):
+            common = (X[:, c] > 0) & (X[:, j] > 0)
+            assert (slope[c, j] != 0 or intercept[c, j] != 0) or not common.any()
+            if common.any():
+                a, b = least_squares_line(X[common, j], X[common, c])
+                assert slope[c, j] == pytest.approx(a, abs=1e-9) and intercept[c, j] == pytest.approx(b, abs=1e-9)
+            assert sums.n[c, j] == common.sum()
+
+
+# -- the transform cases ---------------------------------------------------------------------
+def test_identical_channels_get_the_identity_transform():
+    X = random_matrix(15, 6, density=0.5, seed=2).toarray()
+    X[:, 5] = X[:, 2]
+    model = KNNRegression(neighbors=3).fit(sp.csr_matrix(X))
+    assert model.similarity_[2, 5] == pytest.approx(1.0)
+    assert model.slope_[2, 5] == pytest.approx(1.0, abs=1e-12)
+    assert model.intercept_[2, 5] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_common_member_gives_the_line_through_the_origin():
+    # Channels 0 and 1 share only person 0 (activity 2 in channel 1, 6 in channel 0).
+    X = np.array([[6.0, 2.0], [1.0, 0.0], [0.0, 4.0]])
+    slope, intercept = sim.linear_transforms(sim.pair_sums(sp.csr_matrix(X.T)))
+    assert slope[0, 1] == pytest.approx(3.0) and intercept[0, 1] == pytest.approx(0.0)
+    assert slope[1, 0] == pytest.approx(1 / 3) and intercept[1, 0] == pytest.approx(0.0)
+    # Person 2 is active only in channel 1: predicted 3 * 4 = 12 in channel 0.
+    model = KNNRegression(neighbors=1, mode="active").fit(sp.csr_matrix(X))
+    assert model.predict(np.array([2]), np.array([0])).estimate[0] == pytest.approx(12.0)
+
+
+def test_degenerate_sums_fit_the_constant_line():
+    # All common x equal to 0 (cannot happen with positive activity): a = 0, b = mean(y).
+    zero = sp.csr_matrix((np.array([0.0]), np.array([0]), np.array([0, 1])), shape=(1, 1))
+    sums = sim.PairSums(n=sp.csr_matrix(np.array([[3.0]])), sx=zero, sy=sp.csr_matrix(np.array([[8.0]])), sxx=zero, sxy=zero)
+    slope, intercept = sim.linear_transforms(sums)
+    assert slope.data.tolist() == [0.0] and intercept.data.tolist() == [2.0]
+
+
+def test_cosine_and_predictions_are_scale_invariant():
+    X = random_matrix(25, 10, density=0.4, seed=4).toarray()
+    base = KNNRegression(neighbors=4).fit(sp.csr_matrix(X))
+    scaled_X = X.copy()
+    scaled_X[:, 3] *= 7.0
+    scaled = KNNRegression(neighbors=4).fit(sp.csr_matrix(scaled_X))
+    # Cosine similarities do not move when a channel's activity is rescaled ...
+    np.testing.assert_allclose(scaled.similarity_.toarray(), base.similarity_.toarray(), atol=1e-12)
+    users = np.arange(25)
+    before, after = base.score(users), scaled.score(users)
+    # ... predictions for the rescaled channel follow its scale ...
+    np.testing.assert_allclose(after[:, 3], 7.0 * before[:, 3], rtol=1e-9, atol=1e-9)
+    # ... and the others do not notice it (its transforms absorb the scale).
+    others = np.arange(10) != 3
+    np.testing.assert_allclose(after[:, others], before[:, others], rtol=1e-9, atol=1e-9)
+
+
+def test_negative_activity_is_refused():
+    with pytest.raises(DataError, match="non-negative"):
+        KNNRegression().fit(sp.csr_matrix(np.array([[1.0, -2.0], [3.0, 1.0]])))
+
+
+def test_explains_with_the_channels_that_weigh_most():
+    # #ml (0) is like #data (1) and, less, #stats (2); the person is in both, more in #data.
+    X = np.array(
+        [[2, 2, 0], [4, 4, 1], [1, 1, 1], [0, 3, 0], [0, 0, 5], [0, 6, 2]], dtype=float
+    )
+    model = KNNRegression(neighbors=2).fit(sp.csr_matrix(X))
+    exp = model.explain(5, 0)
+    assert [c.index for c in exp.contributions] == [1, 2]
+    assert exp.contributions[0].detail["activity"] == 6.0
+    assert exp.score == pytest.approx(model.predict(np.array([5]), np.array([0])).estimate[0])
+
+
+def test_update_equals_refit():
+    X = random_matrix(30, 20, density=0.3, seed=8)
+    dense = np.vstack([X.toarray(), np.full((1, 20), 2.0) * (np.arange(20) % 3 == 0)])
+    dense[2] = 0
+    dense[2, :4] = 1
+    grown = sp.csr_matrix(dense)
+    updated = KNNRegression(neighbors=5).fit(X).update(grown)
+    refit = KNNRegression(neighbors=5).fit(grown)
+    for name in ("similarity_", "slope_", "intercept_"):
+        np.testing.assert_allclose(getattr(updated, name).toarray(), getattr(refit, name).toarray(), atol=1e-12)
+    users = np.arange(grown.shape[0])
+    np.testing.assert_allclose(updated.score(users), refit.score(users), atol=1e-9)
