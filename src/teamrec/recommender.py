@@ -56,6 +56,8 @@ class TeamModel:
         self.data = data
         self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
         self._binary = (data.matrix > 0).astype(np.float64).tocsc()
+        # Helpers for what the chosen algorithm does not offer, fitted once on first use.
+        self._helpers: dict[str, Algorithm] = {}
 
     @classmethod
     def fit(cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None) -> TeamModel:
@@ -99,11 +101,15 @@ class TeamModel:
         exclude: list[str] | None = None,
         candidates: list[str] | None = None,
         explain: bool = False,
+        fill: bool = True,
     ) -> list[Result]:
         """The ``k`` items ``user`` should look at, best first.
 
         An unknown person gets the most popular public items, each with a reason saying so.
-        ``exclude`` and ``candidates`` are item ids or names; unknown ones are ignored.
+        ``exclude`` and ``candidates`` are item ids or names; unknown ones are ignored. When
+        the algorithm has fewer than ``k`` items with evidence for this person (neighbourhood
+        models only score items near the person's own), ``fill`` completes the list with
+        popular items they may see, marked ``details["fallback"] = "popularity"``.
         """
         try:
             u = self._user(user)
@@ -120,6 +126,16 @@ class TeamModel:
         if explain:
             for res in results:
                 res.reason, res.details = self._explain_recommendation(u, self._item(res.id))
+        if fill and len(results) < k and self._fallback is not self.algorithm:
+            taken = items[0][items[0] >= 0]
+            mask[taken] = True
+            more, more_scores = self._fallback.recommend(
+                np.array([u]), k - len(results), exclude_seen=True, candidates=cand, exclude=mask[None, :]
+            )
+            for res in self._item_results(more[0], more_scores[0]):
+                res.reason = "popular in this team"
+                res.details = {"fallback": "popularity"}
+                results.append(res)
         return results
 
     def _popular(self, k, exclude, candidates, reason: str) -> list[Result]:
@@ -169,7 +185,11 @@ class TeamModel:
         visible = self._visible(v)
         # Ask for more than k, then drop what this viewer may not see.
         want = min(self.data.n_items, k + int((~visible).sum()))
-        items, scores = self.algorithm.similar_items(np.array([i]), want)
+        try:
+            items, scores = self.algorithm.similar_items(np.array([i]), want)
+        except UnsupportedError:
+            # The chosen algorithm has no item similarities: items like this one by cosine.
+            items, scores = self._helper("item-knn").similar_items(np.array([i]), want)
         keep = (items[0] >= 0) & visible[np.maximum(items[0], 0)]
         results = self._item_results(items[0][keep][:k], scores[0][keep][:k])
         for res in results:
@@ -182,9 +202,8 @@ class TeamModel:
         try:
             users, scores = self.algorithm.similar_users(np.array([u]), k)
         except UnsupportedError:
-            # The chosen algorithm has no user similarities: people-like-you from co-membership.
-            helper = create("user-knn").fit(self.data.matrix)
-            users, scores = helper.similar_users(np.array([u]), k)
+            # The chosen algorithm has no user similarities: people-like-you by cosine.
+            users, scores = self._helper("user-knn").similar_users(np.array([u]), k)
         valid = users[0] >= 0
         results = []
         for other, score in zip(users[0][valid], scores[0][valid]):
@@ -199,6 +218,12 @@ class TeamModel:
                 )
             )
         return results
+
+    def _helper(self, name: str) -> Algorithm:
+        """A default ``name`` model on this team's matrix, fitted once."""
+        if name not in self._helpers:
+            self._helpers[name] = create(name, {"neighbors": None}).fit(self.data.matrix)
+        return self._helpers[name]
 
     def _viewer(self, viewer: str | None) -> int | None:
         if viewer is None:

@@ -1,9 +1,272 @@
-"""Commands of this group are being written; see the issue tracker."""
+"""``teamrec similar``, ``recommend``, ``people`` and ``train``: the person-facing questions.
+
+Each question command takes a data source (``SOURCE --format F`` plus the matrix options) and
+fits ``--algorithm`` on it, or reuses a model saved by ``teamrec train`` with
+``--model-dir DIR`` instead of a source. People and items are given by id or by name
+(``#channel``, a person's name or handle). The answer prints as a table, or with ``--json``
+as a list of ``{id, name, score, reason}``. An unknown person or item is an error (exit 2).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from teamrec.cli._common import (
+    AggOpt,
+    BinaryOpt,
+    ColumnsOpt,
+    FormatOpt,
+    HalfLifeOpt,
+    JsonOpt,
+    KindsOpt,
+    Log1pOpt,
+    MinItemOpt,
+    MinUserOpt,
+    MinValueOpt,
+    SkipBadOpt,
+    TeamOpt,
+    echo_json,
+    matrix_config,
+    parse_pairs,
+    read_dataset,
+    team_matrix,
+)
+from teamrec.errors import ConfigError
+from teamrec.recommender import Result, TeamModel
+
+DEFAULT_ALGORITHM = "item-knn"
+
+SourceOrKeyArg = Annotated[str | None, typer.Argument(help="a data source (omit it with --model-dir)", show_default=False)]
+ModelDirOpt = Annotated[
+    Path | None, typer.Option("--model-dir", help="a model folder written by 'teamrec train', instead of SOURCE")
+]
+AlgorithmOpt = Annotated[
+    str | None, typer.Option("--algorithm", "-a", help=f"algorithm name from the registry (default {DEFAULT_ALGORITHM})")
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="algorithm parameter NAME=VALUE (repeatable; VALUE is JSON when it parses)"),
+]
+TopOpt = Annotated[int, typer.Option("-k", min=1, help="how many results")]
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs as a dict; values are JSON when they parse (``20``, ``null``,
+    ``true``), else the plain string (``jaccard``)."""
+    out: dict[str, Any] = {}
+    for key, raw in parse_pairs(pairs or [], "--param").items():
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _split_args(source: str | None, key: str | None, model_dir: Path | None, what: str) -> tuple[Path | None, str]:
+    """``SOURCE KEY``, or just ``KEY`` with ``--model-dir``."""
+    if model_dir is not None:
+        if key is not None:
+            raise ConfigError("give SOURCE or --model-dir, not both")
+        if source is None:
+            raise ConfigError(f"missing {what}")
+        return None, source
+    if source is None or key is None:
+        raise ConfigError(f"give SOURCE and {what} (or --model-dir DIR and {what})")
+    return Path(source), key
+
+
+def load_team_model(
+    source: Path | None,
+    model_dir: Path | None,
+    *,
+    fmt: str | None,
+    algorithm: str | None,
+    params: list[str] | None,
+    team: str | None,
+    skip_bad_rows: bool = False,
+    columns: list[str] | None = None,
+    kinds: list[str] | None = None,
+    agg: str | None = None,
+    binary: bool = False,
+    log1p: bool = False,
+    half_life: float | None = None,
+    min_value: float | None = None,
+    min_user: int = 0,
+    min_item: int = 0,
+) -> TeamModel:
+    """A saved model, or one fitted now on a source with the matrix options."""
+    if model_dir is not None:
+        if algorithm is not None or params:
+            raise ConfigError("--algorithm and --param apply when fitting on SOURCE; a saved model has its own")
+        return TeamModel.load(model_dir)
+    assert source is not None
+    dataset = read_dataset(source, fmt, skip_bad_rows, columns)
+    config = matrix_config(
+        fmt or dataset.info.get("format"), kinds, agg, binary, log1p, half_life, min_value, min_user, min_item
+    )
+    matrix = team_matrix(dataset, team, config)
+    return TeamModel.fit(matrix, algorithm or DEFAULT_ALGORITHM, parse_params(params))
+
+
+def _print(results: list[Result], title: str, as_json: bool) -> None:
+    if as_json:
+        echo_json([{"id": r.id, "name": r.name, "score": r.score, "reason": r.reason} for r in results])
+        return
+    table = Table(title=title)
+    for column, justify in (("#", "right"), ("name", "left"), ("id", "left"), ("score", "right"), ("reason", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for rank, r in enumerate(results, 1):
+        table.add_row(str(rank), r.name, r.id, f"{r.score:.4g}", r.reason or "")
+    console = Console()
+    console.print(table)
+    if not results:
+        console.print("nothing to show")
+
+
+def similar(
+    source: SourceOrKeyArg = None,
+    item: Annotated[str | None, typer.Argument(help="the item: id or name (#channel)", show_default=False)] = None,
+    viewer: Annotated[str | None, typer.Option("--as", help="the person asking (shows private items they are in)")] = None,
+    model_dir: ModelDirOpt = None,
+    fmt: FormatOpt = None,
+    algorithm: AlgorithmOpt = None,
+    param: ParamOpt = None,
+    k: TopOpt = 10,
+    as_json: JsonOpt = False,
+    team: TeamOpt = None,
+    skip_bad_rows: SkipBadOpt = False,
+    columns: ColumnsOpt = None,
+    kinds: KindsOpt = None,
+    agg: AggOpt = None,
+    binary: BinaryOpt = False,
+    log1p: Log1pOpt = False,
+    half_life: HalfLifeOpt = None,
+    min_value: MinValueOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+) -> None:
+    """Items like ITEM ("channels like #machine-learning"), never ITEM itself."""
+    path, key = _split_args(source, item, model_dir, "ITEM")
+    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
+                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+    results = model.similar_items(key, k, viewer=viewer)
+    name = model.data.item_names(model.data.find_item(key))
+    _print(results, f"like {name}", as_json)
+
+
+def recommend(
+    source: SourceOrKeyArg = None,
+    user: Annotated[str | None, typer.Argument(help="the person: id, name or handle", show_default=False)] = None,
+    model_dir: ModelDirOpt = None,
+    fmt: FormatOpt = None,
+    algorithm: AlgorithmOpt = None,
+    param: ParamOpt = None,
+    k: TopOpt = 10,
+    as_json: JsonOpt = False,
+    team: TeamOpt = None,
+    skip_bad_rows: SkipBadOpt = False,
+    columns: ColumnsOpt = None,
+    kinds: KindsOpt = None,
+    agg: AggOpt = None,
+    binary: BinaryOpt = False,
+    log1p: Log1pOpt = False,
+    half_life: HalfLifeOpt = None,
+    min_value: MinValueOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+) -> None:
+    """Items for USER, best first, each with the reason behind it."""
+    path, key = _split_args(source, user, model_dir, "USER")
+    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
+                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+    u = model.data.find_user(key)  # a typo is an error here, not a popularity list
+    results = model.recommend(key, k, explain=True)
+    _print(results, f"for {model.data.user_names(u)}", as_json)
+
+
+def people(
+    source: SourceOrKeyArg = None,
+    user: Annotated[str | None, typer.Argument(help="the person: id, name or handle", show_default=False)] = None,
+    model_dir: ModelDirOpt = None,
+    fmt: FormatOpt = None,
+    algorithm: AlgorithmOpt = None,
+    param: ParamOpt = None,
+    k: TopOpt = 10,
+    as_json: JsonOpt = False,
+    team: TeamOpt = None,
+    skip_bad_rows: SkipBadOpt = False,
+    columns: ColumnsOpt = None,
+    kinds: KindsOpt = None,
+    agg: AggOpt = None,
+    binary: BinaryOpt = False,
+    log1p: Log1pOpt = False,
+    half_life: HalfLifeOpt = None,
+    min_value: MinValueOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+) -> None:
+    """People like USER, with what they have in common (user-knn unless the algorithm has
+    its own user similarities)."""
+    path, key = _split_args(source, user, model_dir, "USER")
+    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
+                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+    u = model.data.find_user(key)
+    _print(model.similar_users(key, k), f"people like {model.data.user_names(u)}", as_json)
+
+
+def train(
+    source: Annotated[Path, typer.Argument(help="a data file or folder, or a folder written by 'teamrec ingest'")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the model to")],
+    fmt: FormatOpt = None,
+    algorithm: AlgorithmOpt = None,
+    param: ParamOpt = None,
+    as_json: JsonOpt = False,
+    team: TeamOpt = None,
+    skip_bad_rows: SkipBadOpt = False,
+    columns: ColumnsOpt = None,
+    kinds: KindsOpt = None,
+    agg: AggOpt = None,
+    binary: BinaryOpt = False,
+    log1p: Log1pOpt = False,
+    half_life: HalfLifeOpt = None,
+    min_value: MinValueOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+) -> None:
+    """Fit an algorithm on a source and save it (arrays + JSON) for --model-dir."""
+    model = load_team_model(source, None, fmt=fmt, algorithm=algorithm, params=param, team=team,
+                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+    model.save(out)
+    summary = {
+        "out": str(out),
+        "team": model.team,
+        "algorithm": model.algorithm.name,
+        "params": model.algorithm.get_params(),
+        "users": model.data.n_users,
+        "items": model.data.n_items,
+    }
+    if as_json:
+        echo_json(summary)
+    else:
+        typer.echo(
+            f"trained {summary['algorithm']} on team {summary['team']} "
+            f"({summary['users']} people, {summary['items']} items); saved to {out}"
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Register this module's commands on the app."""
+    app.command()(similar)
+    app.command()(recommend)
+    app.command()(people)
+    app.command()(train)
