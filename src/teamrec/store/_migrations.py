@@ -1,0 +1,101 @@
+"""The SQLite store's schema, as numbered migrations applied in order, each exactly once.
+
+A migration is a function of a connection, registered with its number; the numbers applied
+are recorded in ``schema_migrations`` in the same transaction as the migration itself, so
+a database is always at a whole version. Add a migration by appending a function with the
+next number; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+#: number -> (name, function), applied in increasing order.
+MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+
+
+def migration(number: int, name: str) -> Callable[[Migration], Migration]:
+    def register(func: Migration) -> Migration:
+        if number in MIGRATIONS:
+            raise ValueError(f"migration {number} is defined twice")
+        MIGRATIONS[number] = (name, func)
+        return func
+
+    return register
+
+
+@migration(1, "events")
+def _events(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE events (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            team        TEXT NOT NULL CHECK (team <> ''),
+            user        TEXT NOT NULL CHECK (user <> ''),
+            item        TEXT NOT NULL CHECK (item <> ''),
+            kind        TEXT NOT NULL CHECK (kind <> ''),
+            value       REAL NOT NULL,
+            timestamp   REAL,
+            received_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX events_by_team ON events (team, seq)")
+
+
+@migration(2, "batches")
+def _batches(conn: sqlite3.Connection) -> None:
+    # One row per stored batch: what arrived when, and the client's id for safe retries.
+    conn.execute(
+        """
+        CREATE TABLE batches (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            team        TEXT NOT NULL,
+            batch_id    TEXT,
+            n_events    INTEGER NOT NULL,
+            received_at REAL NOT NULL,
+            UNIQUE (team, batch_id)
+        )
+        """
+    )
+    conn.execute("ALTER TABLE events ADD COLUMN batch INTEGER REFERENCES batches (id)")
+
+
+def applied(conn: sqlite3.Connection) -> list[int]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration the database lacks; returns the numbers applied now.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration runs in its
+    own ``BEGIN IMMEDIATE`` transaction, so two processes opening one new database do not
+    both apply it.
+    """
+    done_now = []
+    for number in sorted(MIGRATIONS):
+        name, func = MIGRATIONS[number]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if number in applied(conn):
+                conn.execute("COMMIT")
+                continue
+            func(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, name, time.time()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        done_now.append(number)
+    return done_now

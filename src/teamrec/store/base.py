@@ -1,0 +1,103 @@
+"""The event store's contract: where events ingested through the API are kept durably.
+
+A store holds events in the project's one schema (:mod:`teamrec.data.events`) and offers
+what the service needs, nothing more::
+
+    append(team, events, batch_id=None) -> AppendResult   all or nothing, durable on return
+    events(team) -> DataFrame                             every event of a team, oldest first
+    count(team=None) -> int
+    teams() -> list[str]
+    close()
+
+Backends: :class:`~teamrec.store.sqlite.SQLiteEventStore` (the embedded default) and
+:class:`~teamrec.store.memory.MemoryEventStore` (its in-memory twin, run by the same test
+class). :func:`open_store` picks one from a URL, which is where a PostgreSQL store plugs in.
+
+``batch_id`` makes a retried request harmless: a batch whose id the team has already stored
+is not stored again (``AppendResult.duplicate`` says so).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from teamrec.data.events import normalize_events
+from teamrec.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :meth:`EventStore.append` did: how many events it stored, and the team's total."""
+
+    stored: int
+    total: int
+    duplicate: bool = False
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Durable, per-team, append-only storage of events."""
+
+    def append(self, team: str, events: pd.DataFrame, *, batch_id: str | None = None) -> AppendResult:
+        """Store ``events`` for ``team`` in one transaction: all of them, or none."""
+        ...
+
+    def events(self, team: str) -> pd.DataFrame:
+        """Every stored event of ``team``, in the order they were stored."""
+        ...
+
+    def count(self, team: str | None = None) -> int:
+        """How many events ``team`` (or every team) has stored."""
+        ...
+
+    def teams(self) -> list[str]:
+        """The teams with stored events, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+def prepare(team: str, events: pd.DataFrame) -> pd.DataFrame:
+    """Check a batch and give every row ``team`` (a batch never writes another team's rows).
+
+    Raises :class:`DataError` for a malformed batch or a row naming a different team.
+    """
+    if not team:
+        raise DataError("events need a team", field="team")
+    frame = events.copy()
+    if "team" in frame.columns:
+        other = frame["team"].notna() & (frame["team"].astype(str) != team)
+        if other.any():
+            row = int(other.to_numpy().nonzero()[0][0])
+            raise DataError(f"event for another team ({frame['team'].iloc[row]!r})", line=row + 2, field="team")
+    frame["team"] = team
+    return normalize_events(frame, source="<batch>")
+
+
+def open_store(url: str | os.PathLike[str]) -> EventStore:
+    """The store a URL names.
+
+    * ``memory:`` -- in memory, gone with the process (tests, throwaway demos);
+    * ``sqlite:///path/to/file.sqlite3`` or a plain path -- SQLite, the embedded default;
+    * ``postgresql://...`` -- reserved for the PostgreSQL store (not in this release).
+    """
+    text = os.fspath(url)
+    if text in ("memory:", ":memory:", "memory://"):
+        from teamrec.store.memory import MemoryEventStore
+
+        return MemoryEventStore()
+    if text.startswith(("postgres://", "postgresql://")):
+        raise ConfigError("the PostgreSQL event store is not available yet; use a SQLite path")
+    if "://" in text and not text.startswith("sqlite://"):
+        raise ConfigError(f"unknown event store URL {text!r}: use a SQLite path, sqlite:///PATH or memory:")
+    path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text.removeprefix("sqlite://")
+    from teamrec.store.sqlite import SQLiteEventStore
+
+    return SQLiteEventStore(Path(path))
