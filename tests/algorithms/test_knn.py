@@ -289,3 +289,19 @@ def test_update_refuses_a_shrunk_matrix():
     model = ItemKNN().fit(X)
     with pytest.raises(DataError, match="append-only"):
         model.update(X[:5])
+
+
+def test_direct_product_equals_scipy_and_falls_back(monkeypatch):
+    A = random_matrix(40, 30, density=0.2, seed=12)
+    B = random_matrix(30, 50, density=0.2, seed=13)
+    work = sim._work(A, B).sum()
+    expected = (A @ B).toarray()
+    np.testing.assert_allclose(sim._product(A, B, work).toarray(), expected, atol=1e-12)
+    monkeypatch.setattr(sim, "_sparsetools", None)
+    np.testing.assert_allclose(sim._product(A, B, work).toarray(), expected, atol=1e-12)
+    X = random_matrix(30, 25, density=0.3, seed=0)
+    np.testing.assert_allclose(
+        ItemKNN(neighbors=5).fit(X).similarity_.toarray(),
+        dense_prune(dense_similarity(X.toarray().T, "cosine"), 5),
+        atol=1e-9,
+    )

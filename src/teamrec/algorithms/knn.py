@@ -72,10 +72,14 @@ class _Neighbourhood(Algorithm):
         """Entities x features: items x people for item-item, people x items for user-user."""
         return X.T.tocsr() if self.axis == "item" else sp.csr_matrix(X)
 
+    def _space(self, X: sp.csr_matrix) -> sim.Space:
+        if self.axis == "item":
+            return sim.space(X.T.tocsr(), self._metric, self._shrinkage, ET=X)
+        return sim.space(X, self._metric, self._shrinkage)
+
     def _rows_state(self, X: sp.csr_matrix, targets: np.ndarray | None) -> dict[str, sp.csr_matrix]:
         """The learnt row matrices for ``targets`` (default: every entity)."""
-        space = sim.space(self._entities(X), self._metric, self._shrinkage)
-        return {"similarity_": sim.neighbours(space, self._k, targets, threads=self._threads)}
+        return {"similarity_": sim.neighbours(self._space(X), self._k, targets, threads=self._threads)}
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit(self, X: sp.csr_matrix) -> None:
@@ -149,8 +153,15 @@ class ItemKNN(_Neighbourhood):
     axis = "item"
 
     def _after_load(self) -> None:
-        # W[j, i] = S[i, j]: scores are one sparse product, rows @ W.
-        self._weights = self.similarity_.T.tocsr()
+        self._w: sp.csr_matrix | None = None
+
+    @property
+    def _weights(self) -> sp.csr_matrix:
+        """``W[j, i] = S[i, j]``, so that scores are one sparse product ``rows @ W`` (built on
+        first use: fitting for similar items alone does not need it)."""
+        if getattr(self, "_w", None) is None:
+            self._w = self.similarity_.T.tocsr()
+        return self._w
 
     def _person_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:
         """How a person's row enters the score (their activity; co-occurrence: presence)."""
@@ -195,15 +206,15 @@ class UserKNN(_Neighbourhood):
     axis = "user"
 
     def _after_load(self) -> None:
-        self._space: sim.Space | None = None  # built on first use by new people
+        self._people: sim.Space | None = None  # built on first use by new people
 
     def _neighbours_of(self, users: np.ndarray, user_items: sp.spmatrix | None) -> sp.csr_matrix:
         if user_items is None:
             return self.similarity_[users]
-        if getattr(self, "_space", None) is None:
-            self._space = sim.space(self._entities(self.X_), self._metric, self._shrinkage)
+        if getattr(self, "_people", None) is None:
+            self._people = self._space(self.X_)
         rows = self._rows(users, user_items)
-        return sim.neighbours(self._space, self._k, queries=rows, self_cols=users, threads=self._threads)
+        return sim.neighbours(self._people, self._k, queries=rows, self_cols=users, threads=self._threads)
 
     def score(self, users: np.ndarray, user_items: sp.spmatrix | None = None) -> np.ndarray:
         self._check_fitted()
