@@ -42,7 +42,9 @@ from teamrec.recommender import Result, TeamModel
 
 DEFAULT_ALGORITHM = "item-knn"
 
-SourceOrKeyArg = Annotated[str | None, typer.Argument(help="a data source (omit it with --model-dir)", show_default=False)]
+SourceOrKeyArg = Annotated[
+    str | None, typer.Argument(metavar="SOURCE", help="a data source (omit it with --model-dir)", show_default=False)
+]
 ModelDirOpt = Annotated[
     Path | None, typer.Option("--model-dir", help="a model folder written by 'teamrec train', instead of SOURCE")
 ]
@@ -131,7 +133,9 @@ def _print(results: list[Result], title: str, as_json: bool) -> None:
 
 def similar(
     source: SourceOrKeyArg = None,
-    item: Annotated[str | None, typer.Argument(help="the item: id or name (#channel)", show_default=False)] = None,
+    item: Annotated[
+        str | None, typer.Argument(metavar="ITEM", help="the item: id or name (#channel)", show_default=False)
+    ] = None,
     viewer: Annotated[str | None, typer.Option("--as", help="the person asking (shows private items they are in)")] = None,
     model_dir: ModelDirOpt = None,
     fmt: FormatOpt = None,
@@ -163,7 +167,9 @@ def similar(
 
 def recommend(
     source: SourceOrKeyArg = None,
-    user: Annotated[str | None, typer.Argument(help="the person: id, name or handle", show_default=False)] = None,
+    user: Annotated[
+        str | None, typer.Argument(metavar="USER", help="the person: id, name or handle", show_default=False)
+    ] = None,
     model_dir: ModelDirOpt = None,
     fmt: FormatOpt = None,
     algorithm: AlgorithmOpt = None,
@@ -194,7 +200,9 @@ def recommend(
 
 def people(
     source: SourceOrKeyArg = None,
-    user: Annotated[str | None, typer.Argument(help="the person: id, name or handle", show_default=False)] = None,
+    user: Annotated[
+        str | None, typer.Argument(metavar="USER", help="the person: id, name or handle", show_default=False)
+    ] = None,
     model_dir: ModelDirOpt = None,
     fmt: FormatOpt = None,
     algorithm: AlgorithmOpt = None,
