@@ -6,7 +6,9 @@ user-user models (``E = X``, features are items). All pair statistics come from 
 matrix products ``left @ right`` with ``right = prepared(E).T``, computed in blocks of target
 rows (bounded memory, run on a small thread pool: SciPy's sparse product releases the GIL)
 and pruned to the top-k neighbours of each row *vectorised*, never with a Python loop over
-entities or pairs.
+entities or pairs: each row's k-th largest value comes from ``np.partition`` on padded
+blocks of rows of similar length, one comparison keeps what reaches it, and the few ties at
+the k-th place are ranked by column with group offsets (:func:`top_positions`).
 
 Similarities (``c``, ``j`` two entities, ``x`` their feature vectors, ``b`` the binary ones):
 
@@ -356,27 +358,14 @@ def top_positions(
     return idx[keep], rows[keep]
 
 
-def take_positions(
-    S: sp.csr_matrix, positions: tuple[np.ndarray, np.ndarray], *extra: np.ndarray
-) -> sp.csr_matrix | tuple[sp.csr_matrix, ...]:
-    """The CSR matrix (sorted indices) of ``S``'s entries at ``positions`` (indices into
-    ``S.data`` and their rows, from :func:`top_positions`); with ``extra`` arrays aligned with
-    ``S.data``, also their matrices at the same positions (a tuple)."""
+def take_positions(S: sp.csr_matrix, positions: tuple[np.ndarray, np.ndarray]) -> sp.csr_matrix:
+    """The CSR matrix (sorted indices) of ``S``'s entries at ``positions``: indices into
+    ``S.data`` and their rows, grouped by ascending row (from :func:`top_positions`)."""
     idx, rows = positions
-    indptr = np.searchsorted(rows, np.arange(S.shape[0] + 1))  # rows come grouped, ascending
-    indices = S.indices[idx]
-    if not extra:
-        out = sp.csr_matrix((S.data[idx], indices, indptr), shape=S.shape)
-        out.sort_indices()  # C++, on the kept entries only; a canonical matrix is easier to use
-        return out
-    # Sort once, carrying the positions through SciPy's in-place index sort.
-    carrier = sp.csr_matrix((idx.astype(np.float64), indices, indptr), shape=S.shape)
-    carrier.sort_indices()
-    perm = carrier.data.astype(np.int64)
-    return tuple(
-        sp.csr_matrix((values[perm], carrier.indices, carrier.indptr), shape=S.shape)
-        for values in (S.data, *extra)
-    )
+    indptr = np.searchsorted(rows, np.arange(S.shape[0] + 1))
+    out = sp.csr_matrix((S.data[idx], S.indices[idx], indptr), shape=S.shape)
+    out.sort_indices()  # C++, on the kept entries only: a canonical matrix is easier to use
+    return out
 
 
 def prune_rows(S: sp.csr_matrix, k: int | None, self_cols: np.ndarray | None = None) -> sp.csr_matrix:
