@@ -134,16 +134,22 @@ def _stack(parts: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
 
 
 # -- statistics and operands per metric ---------------------------------------------------------
-def row_stats(M: sp.csr_matrix, n_features: int) -> dict[str, np.ndarray]:
-    """Per-row statistics every metric may need: norm, count, mean and std over all features."""
+def row_stats(M: sp.csr_matrix, n_features: int, metric: str | None = None) -> dict[str, np.ndarray]:
+    """Per-row statistics over all features: ``norm`` (cosine), ``count`` (jaccard), ``mean``
+    and ``std`` (pearson); only those ``metric`` needs, or all of them."""
     M = sp.csr_matrix(M)
     rows = row_ids(M)
-    total = np.bincount(rows, weights=M.data, minlength=M.shape[0])
-    squares = np.bincount(rows, weights=M.data * M.data, minlength=M.shape[0])
-    count = np.bincount(rows[M.data != 0], minlength=M.shape[0]).astype(np.float64)
-    mean = total / max(n_features, 1)
-    var = np.maximum(squares / max(n_features, 1) - mean * mean, 0.0)
-    return {"norm": np.sqrt(squares), "count": count, "mean": mean, "std": np.sqrt(var)}
+    out: dict[str, np.ndarray] = {}
+    if metric in (None, "cosine", "pearson"):
+        squares = np.bincount(rows, weights=M.data * M.data, minlength=M.shape[0])
+        out["norm"] = np.sqrt(squares)
+    if metric in (None, "jaccard"):
+        out["count"] = np.bincount(rows[M.data != 0], minlength=M.shape[0]).astype(np.float64)
+    if metric in (None, "pearson"):
+        mean = np.bincount(rows, weights=M.data, minlength=M.shape[0]) / max(n_features, 1)
+        out["mean"] = mean
+        out["std"] = np.sqrt(np.maximum(squares / max(n_features, 1) - mean * mean, 0.0))
+    return out
 
 
 def prepare_rows(M: sp.csr_matrix, metric: str, stats: dict[str, np.ndarray]) -> sp.csr_matrix:
@@ -183,7 +189,7 @@ def space(E: sp.csr_matrix, metric: str, shrinkage: float = 0.0, *, ET: sp.csr_m
     if metric not in METRICS:
         raise ValueError(f"unknown similarity {metric!r}; known: {', '.join(METRICS)}")
     E = sp.csr_matrix(E, dtype=np.float64)
-    stats = row_stats(E, E.shape[1])
+    stats = row_stats(E, E.shape[1], metric)
     rows = prepare_rows(E, metric, stats)
     if ET is None:
         right = rows.T.tocsr()
@@ -459,7 +465,7 @@ def neighbours(
     threads = n_threads(threads)
     if queries is not None:
         q = sp.csr_matrix(queries, dtype=np.float64)
-        qstats = row_stats(q, sp_.n_features)
+        qstats = row_stats(q, sp_.n_features, sp_.metric)
         left = prepare_rows(q, sp_.metric, qstats)
         selfs = None if self_cols is None else np.asarray(self_cols, dtype=np.int64)
     else:
