@@ -1,0 +1,66 @@
+"""EASE: the contract, a dense reference, the size guard and the Woodbury update."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from teamrec.algorithms.ease import EASE
+from teamrec.errors import ModelTooLargeError
+from teamrec.testing import AlgorithmContract, random_matrix
+
+
+class TestEASEContract(AlgorithmContract):
+    def make(self) -> EASE:
+        return EASE(regularization=20.0)
+
+
+def dense_ease(X: np.ndarray, lam: float) -> np.ndarray:
+    """Steck (2019), algorithm 1, in plain NumPy."""
+    G = X.T @ X + lam * np.eye(X.shape[1])
+    P = np.linalg.inv(G)
+    B = P / (-np.diag(P))
+    np.fill_diagonal(B, 0.0)
+    return B
+
+
+@pytest.mark.parametrize("lam", [0.5, 50.0, 500.0])
+def test_equals_the_dense_reference(lam: float) -> None:
+    X = random_matrix(40, 30, density=0.25, seed=7)
+    model = EASE(regularization=lam).fit(X)
+    B = dense_ease(X.toarray(), lam)
+    np.testing.assert_allclose(model.score(np.arange(40)), X.toarray() @ B, rtol=1e-9, atol=1e-10)
+    assert np.all(np.diag(model._weights) == 0)
+
+
+def test_too_many_items_is_a_clear_error() -> None:
+    X = sp.random(5, 300, density=0.1, format="csr", random_state=0)
+    with pytest.raises(ModelTooLargeError, match="max_items=200.*als"):
+        EASE(max_items=200).fit(X)
+
+
+def test_refuses_what_memory_cannot_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("teamrec.algorithms.ease.available_memory", lambda: 1000)
+    with pytest.raises(ModelTooLargeError, match="available"):
+        EASE().fit(random_matrix(10, 20))
+
+
+def test_update_is_exact_for_new_and_changed_people() -> None:
+    X = random_matrix(60, 30, density=0.3, seed=1)
+    grown = sp.vstack([X, random_matrix(2, 30, density=0.3, seed=2)]).tolil()
+    grown[5, :] = 0
+    grown[6, 3] = 4.0
+    grown = grown.tocsr()
+    model = EASE(regularization=5.0, refit_fraction=1.0).fit(X)
+    model.update(grown)
+    refit = EASE(regularization=5.0).fit(grown)
+    users = np.arange(grown.shape[0])
+    np.testing.assert_allclose(model.score(users), refit.score(users), atol=1e-9)
+
+
+def test_fold_in_scores_a_new_person_from_their_items() -> None:
+    X = random_matrix(30, 20, density=0.3, seed=3)
+    model = EASE(regularization=10.0).fit(X)
+    row = sp.csr_matrix(X[4].toarray())
+    np.testing.assert_allclose(model.score([0], user_items=row), model.score([4]))
