@@ -1,0 +1,68 @@
+"""People: search for pickers, one person, recommendations for a person, people like them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from teamrec.service.api._deps import ERRORS, PREFIX, K, Limit, ReadTeam
+from teamrec.service.schemas import PeopleSearchOut, PersonRef, RecommendationsOut, RecommendIn, SimilarPeopleOut
+
+router = APIRouter(prefix=f"{PREFIX}/people", tags=["people"], responses=ERRORS)
+
+
+@router.get("", response_model=PeopleSearchOut)
+async def search_people(access: ReadTeam, q: str = "", limit: Limit = 10):
+    """People whose name or handle contains ``q`` (the most active first when empty)."""
+    state = access.state
+    return {"team": state.name, "query": q, "results": state.index.search_people(q, limit)}
+
+
+@router.get("/{user}", response_model=PersonRef)
+async def get_person(access: ReadTeam, user: str):
+    """One person by id, name or handle."""
+    index = access.state.index
+    return index.person_ref(index.user_index(user))
+
+
+async def _recommend(access, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool):
+    state = access.state
+    if explain:  # reasons are computed per result: off the event loop
+        results = await run_in_threadpool(
+            state.index.recommend, user, k, exclude=exclude, candidates=candidates, explain=True
+        )
+    else:  # the hot path: a few hundred microseconds, answered inline
+        results = state.index.recommend(user, k, exclude=exclude, candidates=candidates)
+    return {"team": state.name, "user": user, "model_version": state.version, "results": results}
+
+
+@router.get("/{user}/recommendations", response_model=RecommendationsOut)
+async def recommendations(
+    access: ReadTeam,
+    user: str,
+    k: K = 10,
+    exclude: Annotated[list[str], Query(description="item ids never to return (repeatable)")] = [],  # noqa: B006
+    candidates: Annotated[list[str] | None, Query(description="only rank these item ids (repeatable)")] = None,
+    explain: bool = False,
+):
+    """The ``k`` items ``user`` should look at, best first; with ``explain`` each has its
+    reason. Someone the model has never seen gets the popular public items. Private items
+    reach only their members; what the person already has is left out."""
+    return await _recommend(access, user, k, exclude, candidates, explain)
+
+
+@router.post("/{user}/recommendations", response_model=RecommendationsOut)
+async def recommendations_post(access: ReadTeam, user: str, body: RecommendIn):
+    """The same as the GET, with the options in a JSON body (for long lists)."""
+    return await _recommend(access, user, body.k, body.exclude, body.candidates, body.explain)
+
+
+@router.get("/{user}/similar", response_model=SimilarPeopleOut)
+async def similar_people(access: ReadTeam, user: str, k: K = 10):
+    """People like ``user``, each with what they share (naming only items ``user`` may see)."""
+    state = access.state
+    ref = state.index.person_ref(state.index.user_index(user))
+    results = await run_in_threadpool(state.model.similar_users, user, k)
+    return {"team": state.name, "user": ref, "model_version": state.version, "results": [r.to_dict() for r in results]}

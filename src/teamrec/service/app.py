@@ -1,0 +1,98 @@
+"""The application factory: ``create_app(settings)`` builds one app per call, never at import.
+
+The app holds a :class:`Service` (settings, event store, model registry, keys) in
+``app.state.service``. Its lifespan loads or trains every team's model before the server
+accepts a request, so ``/health`` answers once the service is ready. The web page is served
+from ``/`` (``ui/index.html``, with ``/ui/app.js`` and ``/ui/style.css``): no build step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from teamrec import __version__
+from teamrec.service import _errors
+from teamrec.service.api import ROUTERS
+from teamrec.service.registry import ModelRegistry
+from teamrec.service.security import KeyRing
+from teamrec.service.settings import Settings
+from teamrec.store.base import EventStore, open_store
+
+log = logging.getLogger("teamrec.service")
+
+UI_DIR = Path(__file__).resolve().parent / "ui"
+
+#: The page runs only its own script and talks only to this server; its URL (which may carry
+#: ?key=) is never sent on as a referrer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+class Service:
+    """What the routes share: settings, the event store, the models and the keys."""
+
+    def __init__(self, settings: Settings, store: EventStore | None = None) -> None:
+        self.settings = settings
+        self._owns_store = store is None
+        self.store: EventStore = store if store is not None else open_store(settings.database)
+        self.registry = ModelRegistry(settings, self.store)
+        self.keyring = KeyRing(settings.keys)
+
+    def start(self) -> None:
+        """Load or train every team's model (once: a second call does nothing)."""
+        if not self.registry.ready:
+            self.registry.start()
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+
+def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAPI:
+    """A new app for ``settings`` (``store`` replaces the configured event store, e.g. in tests;
+    the app then leaves closing it to the caller)."""
+    service = Service(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        log.info("teamrec %s serving %d team(s): %s", __version__, len(settings.teams), ", ".join(settings.teams))
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="teamrec",
+        version=__version__,
+        summary="Recommendations for workplaces: channels, items and people, per team.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        debug=False,
+    )
+    app.state.service = service
+    _errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(UI_DIR / "index.html", headers=PAGE_HEADERS)
+
+    return app

@@ -1,0 +1,106 @@
+"""The service's models: one immutable snapshot per team, swapped atomically on retrain.
+
+A request takes the team's :class:`TeamState` once, at its start, and uses only that object:
+the model, its serving index and its figures belong together and never change. A retrain
+builds a whole new state aside (read the data, fit, build the index, fit the lazy helpers)
+and then replaces the team's entry in one assignment, so a request sees either the old model
+or the new one, never a half-built one, and none waits for the retrain. Retrains of one team
+run one at a time; a retrain that fails leaves the serving model as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from teamrec.errors import UnknownIdError
+from teamrec.recommender import TeamModel
+from teamrec.service import training
+from teamrec.service.serving import ServingIndex
+from teamrec.service.settings import Settings
+from teamrec.store.base import EventStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class TeamState:
+    """One team's model as served: never modified after it is built."""
+
+    name: str
+    model: TeamModel
+    index: ServingIndex
+    version: int
+    trained_at: float
+    train_seconds: float
+    store_events: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelRegistry:
+    """Every configured team's current :class:`TeamState`."""
+
+    def __init__(self, settings: Settings, store: EventStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._states: dict[str, TeamState] = {}
+        self._locks = {name: threading.Lock() for name in settings.teams}
+        self._versions = dict.fromkeys(settings.teams, 0)
+        self.retraining: set[str] = set()
+
+    def start(self) -> None:
+        """Load or train every team (a saved model when there is one, else its source)."""
+        for name in self.settings.teams:
+            self._build(name, prefer_saved=True)
+
+    @property
+    def ready(self) -> bool:
+        return len(self._states) == len(self.settings.teams)
+
+    def names(self) -> list[str]:
+        return sorted(self._states)
+
+    def get(self, team: str) -> TeamState:
+        """The team's current state; :class:`UnknownIdError` for a team not served here."""
+        state = self._states.get(team)
+        if state is None:
+            raise UnknownIdError("team", team)
+        return state
+
+    def retrain(self, team: str) -> TeamState:
+        """Refit ``team`` on its source plus its stored events and swap the result in."""
+        self.get(team)
+        return self._build(team, prefer_saved=False)
+
+    def _build(self, team: str, *, prefer_saved: bool) -> TeamState:
+        config = self.settings.teams[team]
+        with self._locks[team]:
+            self.retraining.add(team)
+            try:
+                if prefer_saved and training.has_saved_model(config):
+                    built = training.load(team, config)
+                else:
+                    built = training.train(team, config, self.store)
+                    if config.model_dir is not None:
+                        training.save_atomically(built.model, config.model_dir)
+                index = ServingIndex(built.model)
+                index.warm_up()
+                self._versions[team] += 1
+                state = TeamState(
+                    name=team,
+                    model=built.model,
+                    index=index,
+                    version=self._versions[team],
+                    trained_at=time.time(),
+                    train_seconds=built.seconds,
+                    store_events=int(built.info.get("store_events") or 0),
+                    info=built.info,
+                )
+                self._states[team] = state  # the swap: one reference assignment
+            finally:
+                self.retraining.discard(team)
+        log.info("team %s: model version %d in service", team, state.version)
+        return state

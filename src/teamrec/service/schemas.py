@@ -1,0 +1,205 @@
+"""The HTTP contract: request and response models, kept apart from the library's internals.
+
+Everything a client sends is validated here (unknown fields refused); everything the service
+answers has a model, so the OpenAPI document at ``/docs`` describes it exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+
+#: The most events one POST may carry.
+MAX_BATCH = 10_000
+#: The most results one question may ask for.
+MAX_K = 200
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ----------------------------------------------------------------------------------
+class ErrorDetail(_Out):
+    loc: list[str | int]
+    message: str
+    index: int | None = Field(None, description="position of the event in the batch, for ingestion")
+    field: str | None = Field(None, description="the field at fault")
+
+
+class ErrorOut(_Out):
+    error: str = Field(description="a stable code: not_found, forbidden, unauthorized, validation_error, ...")
+    message: str = Field(description="what went wrong, for people")
+    detail: list[ErrorDetail] | None = None
+
+
+# -- health and teams ----------------------------------------------------------------------
+class HealthOut(_Out):
+    status: str = Field(description="'ok' once every team's model is in service")
+    version: str
+    teams: int
+
+
+class TeamOut(_Out):
+    name: str
+    people: int
+    items: int
+    algorithm: str
+    model_version: int
+
+
+class TeamsOut(_Out):
+    teams: list[TeamOut]
+
+
+# -- items and people ------------------------------------------------------------------------
+class ItemRef(_Out):
+    id: str
+    name: str
+    description: str = ""
+    private: bool = False
+    archived: bool = False
+    people: int = Field(description="how many people the model has with this item")
+
+
+class PersonRef(_Out):
+    id: str
+    name: str
+    handle: str | None = None
+    title: str | None = None
+    items: int = Field(description="how many items the model has for this person")
+
+
+class Scored(_Out):
+    id: str
+    name: str
+    score: float
+    reason: str | None = Field(None, description="why, in words")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecommendationsOut(_Out):
+    team: str
+    user: str
+    model_version: int
+    results: list[Scored]
+
+
+class SimilarItemsOut(_Out):
+    team: str
+    item: ItemRef
+    model_version: int
+    results: list[Scored]
+
+
+class SimilarPeopleOut(_Out):
+    team: str
+    user: PersonRef
+    model_version: int
+    results: list[Scored]
+
+
+class ItemSearchOut(_Out):
+    team: str
+    query: str
+    results: list[ItemRef]
+
+
+class PeopleSearchOut(_Out):
+    team: str
+    query: str
+    results: list[PersonRef]
+
+
+class RecommendIn(BaseModel):
+    """The body of ``POST .../recommendations`` (for long exclude or candidate lists)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(10, ge=1, le=MAX_K)
+    exclude: list[Id] = Field(default_factory=list, description="item ids never to return")
+    candidates: list[Id] | None = Field(None, description="only rank these item ids")
+    explain: bool = False
+
+
+# -- model -----------------------------------------------------------------------------------
+class EventCounts(_Out):
+    source: int | None = Field(description="events from the configured source at training (None: a saved model)")
+    store: int = Field(description="stored (ingested) events the model was trained on")
+    stored_now: int = Field(description="events in the store now")
+    since_training: int = Field(description="stored events the model has not seen yet")
+
+
+class ModelOut(_Out):
+    team: str
+    algorithm: str
+    params: dict[str, Any]
+    model_version: int
+    trained_at: datetime
+    train_seconds: float
+    people: int
+    items: int
+    private_items: int
+    interactions: int
+    format: str | None
+    source: str | None
+    events: EventCounts
+    retraining: bool
+
+
+# -- ingestion -------------------------------------------------------------------------------
+class EventIn(BaseModel):
+    """One event: ``user`` did ``kind`` on ``item`` with strength ``value`` at ``timestamp``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Id
+    item: Id
+    kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="member, message, reply, reaction, view, rating, ... (the team's matrix settings pick kinds)"
+    )
+    value: float = Field(1.0, allow_inf_nan=False)
+    timestamp: float | datetime | None = Field(
+        None, description="seconds since the Unix epoch, or an ISO 8601 time (UTC when no zone)"
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _epoch(cls, value: float | datetime | None) -> float | datetime | None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("timestamp must be a finite number")
+        return value
+
+    def epoch(self) -> float:
+        value = self.timestamp
+        if value is None:
+            return math.nan
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            return value.timestamp()
+        return float(value)
+
+
+class EventBatch(BaseModel):
+    """A batch of events, stored all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+    batch_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        None, description="an id for this batch: sending it again (a retry) stores nothing twice"
+    )
+
+
+class IngestOut(_Out):
+    team: str
+    stored: int = Field(description="events stored by this request (0 for a repeated batch_id)")
+    duplicate: bool = Field(description="this batch_id was stored before")
+    total: int = Field(description="events the team has in the store")
+    since_training: int = Field(description="stored events the serving model has not seen yet")

@@ -1,0 +1,258 @@
+"""The service's settings: one TOML file, environment variables over it, validated once.
+
+A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)::
+
+    mode = "production"          # or "development": weak keys are then only a warning
+    host = "127.0.0.1"
+    port = 8000
+    database = "events.sqlite3"  # the event store: a SQLite path, sqlite:///PATH or memory:
+    read_keys = false            # true: reading needs a key too (writing and admin always do)
+
+    [teams.acme]                 # the team's name in URLs: /api/v1/teams/acme/...
+    source = "../shared/data/slack-export-sample"
+    format = "slack-export"
+    algorithm = "item-knn"
+    params = { neighbors = 50 }
+    matrix = { kinds = ["member"] }   # over the format's defaults
+    model_dir = "models/acme"         # load a saved model at start; retrains are saved here
+
+    [[keys]]
+    team = "acme"
+    scopes = ["admin"]           # read < write < admin: each includes the ones before it
+    key_env = "ACME_ADMIN_KEY"   # or key = "..." (not in a file you commit)
+
+Relative paths are relative to the file. Every top-level setting can be overridden by an
+environment variable ``TEAMREC_<NAME>`` (``TEAMREC_PORT=9000``, ``TEAMREC_DATABASE=...``,
+``TEAMREC_MODE``, ``TEAMREC_READ_KEYS=true``), and nested ones with ``__`` between the parts
+(``TEAMREC_TEAMS__ACME__ALGORITHM=user-knn``); values are read as JSON when they parse
+(``TEAMREC_KEYS='[{"team": "acme", "key": "...", "scopes": ["write"]}]'``), else as text.
+
+Outside development mode, settings refuse empty, well-known or short (< 16 characters) keys
+and keys shared between teams: a key belongs to exactly one team.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from teamrec.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "TEAMREC_"
+TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Secrets that templates and tutorials ship with; never acceptable outside development.
+WEAK_SECRETS = frozenset(
+    {"", "changethis", "changeme", "change-me", "secret", "password", "admin", "key", "apikey",
+     "api-key", "test", "demo", "teamrec", "default", "1234", "12345678"}
+)
+MIN_SECRET_LENGTH = 16
+SCOPES = ("read", "write", "admin")
+
+Scope = Literal["read", "write", "admin"]
+
+
+def default_database() -> str:
+    """Where events are stored unless told: ``$XDG_DATA_HOME/teamrec/events.sqlite3``."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(base / "teamrec" / "events.sqlite3")
+
+
+class TeamSettings(BaseModel):
+    """Where one team's data comes from and what to fit on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, description="data file or folder (read with `format`)")
+    format: str | None = Field(None, description="source format; 'demo' for the generated workspace")
+    source_team: str | None = Field(None, description="the team inside the source, when it holds several")
+    model_dir: str | None = Field(None, description="saved model to load at start; retrains are saved here")
+    algorithm: str = "item-knn"
+    params: dict[str, Any] = Field(default_factory=dict)
+    matrix: dict[str, Any] = Field(default_factory=dict, description="MatrixConfig fields over the format's defaults")
+
+    @model_validator(mode="after")
+    def _has_data(self) -> TeamSettings:
+        if self.format != "demo" and self.source is None and self.model_dir is None:
+            raise ValueError("a team needs a source (with its format), format = 'demo', or a model_dir")
+        return self
+
+
+class KeySettings(BaseModel):
+    """An API key: the team it belongs to and what it may do there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team: str
+    key: SecretStr = Field(SecretStr(""), description="the secret (or give key_env)")
+    key_env: str | None = Field(None, description="name of an environment variable holding the secret")
+    scopes: tuple[Scope, ...] = ("read",)
+    name: str | None = Field(None, description="a label for logs (the secret never is logged)")
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether this key may ``scope``: admin includes write, write includes read."""
+        return any(SCOPES.index(s) >= SCOPES.index(scope) for s in self.scopes)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.team}:{'+'.join(self.scopes)}"
+
+
+class Settings(BaseModel):
+    """Everything the service needs, validated once at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["development", "production"] = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    database: str = Field(default_factory=default_database)
+    read_keys: bool = Field(False, description="reading needs a key too")
+    access_log: bool = True
+    teams: dict[str, TeamSettings] = Field(default_factory=dict)
+    keys: list[KeySettings] = Field(default_factory=list)
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, teams: dict[str, TeamSettings]) -> dict[str, TeamSettings]:
+        for name in teams:
+            if not TEAM_NAME.match(name):
+                raise ValueError(f"team name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        return teams
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Settings:
+        seen: dict[str, str] = {}
+        for entry in self.keys:
+            if entry.key_env is not None and not entry.key.get_secret_value():
+                entry.key = SecretStr(os.environ.get(entry.key_env, ""))
+            secret = entry.key.get_secret_value()
+            if entry.team not in self.teams:
+                raise ValueError(f"key {entry.label!r} is for team {entry.team!r}, which is not configured")
+            weak = secret.strip().lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
+            if weak:
+                what = "empty" if not secret else "a default or too short (< 16 characters)"
+                if self.mode != "development":
+                    raise ValueError(
+                        f"key {entry.label!r} is {what}; set a strong secret "
+                        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                    )
+                if not secret:
+                    raise ValueError(f"key {entry.label!r} is empty")
+                log.warning("key %s is %s: acceptable in development mode only", entry.label, what)
+            if secret in seen and seen[secret] != entry.team:
+                raise ValueError(f"one key is given to two teams ({seen[secret]!r} and {entry.team!r})")
+            seen[secret] = entry.team
+        return self
+
+    def keys_for(self, team: str) -> list[KeySettings]:
+        return [k for k in self.keys if k.team == team]
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Settings from a TOML file (optional), then ``TEAMREC_*`` variables, then ``overrides``.
+
+    Raises :class:`ConfigError` naming the file and the setting for anything invalid.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    where = "settings"
+    if path is not None:
+        file = Path(path)
+        where = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: no such settings file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        _resolve_paths(data, file.resolve().parent)
+    _apply_env(data, env)
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {describe(exc)}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``teams.acme.algorithm: ...; port: ...``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value and "://" not in value and value not in ("memory:", ":memory:"):
+            path = Path(value).expanduser()
+            return str(path if path.is_absolute() else base / path)
+        return value
+
+    if "database" in data:
+        data["database"] = resolve(data["database"])
+    for team in (data.get("teams") or {}).values():
+        if isinstance(team, dict):
+            for key in ("source", "model_dir"):
+                if key in team:
+                    team[key] = resolve(team[key])
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``TEAMREC_A__B=value`` sets ``data[a][b]``; names that are not settings are ignored."""
+    fields = set(Settings.model_fields)
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX):].split("__")
+        top = parts[0].lower()
+        if top not in fields:
+            continue  # TEAMREC_CONFIG, TEAMREC_ADMIN_KEY ... are not settings
+        value = _parse(env[name])
+        if len(parts) == 1:
+            data[top] = value
+            continue
+        node = data.setdefault(top, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{name}: {top} is not a table")
+        for i, part in enumerate(parts[1:], start=1):
+            key = _match(node, part) if (top == "teams" and i == 1) else part.lower()
+            if i == len(parts) - 1:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"{name}: {key} is not a table")
+
+
+def _match(node: dict[str, Any], part: str) -> str:
+    """A team name as the file spells it (environment names are often upper case)."""
+    for key in node:
+        if key.lower() == part.lower():
+            return key
+    return part.lower()
+
+
+def _parse(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
