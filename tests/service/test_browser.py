@@ -1,0 +1,175 @@
+"""The web page end to end in real headless Chromium (Debian's, driven by Playwright): both
+pickers clicked through on the real Slack export, the phone layout, the address that
+remembers a choice, and the key field when reading needs a key."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from teamrec.service import Settings, create_app
+from teamrec.store import MemoryEventStore
+
+from .conftest import KEYS, live_server, make_settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SLACK = "/api/v1/teams/slack"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def slack_url(slack_export_dir):
+    settings = Settings.model_validate({
+        "database": "memory:",
+        "teams": {"slack": {"source": str(slack_export_dir), "format": "slack-export"}},
+    })
+    with live_server(create_app(settings, store=MemoryEventStore())) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+
+
+def texts(page, selector: str) -> list[str]:
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def api(url: str, path: str, **params):
+    return httpx.get(url + path, params=params, timeout=30).json()
+
+
+def pick(page, field: str, query: str, option: str) -> None:
+    page.fill(field, query)
+    page.locator(f"{field} ~ .options button.option", has_text=option).first.click()
+
+
+def test_both_pickers_on_the_slack_export(page, slack_url):
+    page.goto(slack_url + "/")
+    page.wait_for_selector("#model-info:has-text('51 people')")
+    assert "39 channels" in page.inner_text("#model-info") or "38 channels" in page.inner_text("#model-info")
+
+    # -- a channel and the channels like it --------------------------------------------------
+    page.click("#item-search")
+    page.wait_for_selector("#item-options:not([hidden]) button.option")
+    page.fill("#item-search", "machine")
+    page.wait_for_selector("#item-options button.option:has-text('#machine-learning')")
+    assert texts(page, "#item-options .option-name") == ["#machine-learning"]
+    page.click("#item-options button.option:has-text('#machine-learning')")
+    page.wait_for_selector("#similar-items li.result")
+    assert page.inner_text("#item-chosen strong") == "#machine-learning"
+    assert page.locator("#item-options").is_hidden()
+    expected = api(slack_url, f"{SLACK}/items/machine-learning/similar", k=10)["results"]
+    names = texts(page, "#similar-items .result-name")
+    reasons = texts(page, "#similar-items .reason")
+    assert names == [f"#{r['name']}" for r in expected] and len(names) == 10
+    assert reasons == [r["reason"] for r in expected]
+    assert all(re.fullmatch(r"\d+ of the 19 people in #machine-learning are also in #[\w-]+", r) for r in reasons)
+
+    # -- a person: channels for them and people like them -------------------------------------
+    pick(page, "#person-search", "rachel", "Rachel Mann")
+    page.wait_for_selector("#recommended-items li.result")
+    page.wait_for_selector("#similar-people li.result")
+    assert page.inner_text("#recommended-title") == "Channels for Rachel Mann"
+    assert page.inner_text("#similar-people-title") == "People like Rachel Mann"
+    recs = api(slack_url, f"{SLACK}/people/U03T89ACUUW/recommendations", k=10, explain="true")["results"]
+    assert texts(page, "#recommended-items .result-name") == [f"#{r['name']}" for r in recs]
+    assert texts(page, "#recommended-items .reason") == [r["reason"] for r in recs]
+    assert texts(page, "#recommended-items .reason")[0].startswith("because you are in #")
+    like = api(slack_url, f"{SLACK}/people/U03T89ACUUW/similar", k=10)["results"]
+    assert texts(page, "#similar-people .result-name") == [r["name"] for r in like]
+    assert all(t.startswith("you share ") for t in texts(page, "#similar-people .reason"))
+
+    # -- results are links: a person like Rachel, then a channel recommended to them ---------
+    other = like[0]["name"]
+    page.locator("#similar-people .result-name", has_text=other).first.click()
+    page.wait_for_selector(f"#recommended-title:has-text('Channels for {other}')")
+    first_channel = texts(page, "#recommended-items .result-name")[0]
+    page.locator("#recommended-items .result-name").first.click()
+    page.wait_for_selector(f"#item-chosen strong:has-text('{first_channel}')")
+    page.wait_for_selector("#similar-items li.result")
+
+    # -- the address remembers both choices ---------------------------------------------------
+    remembered = page.url
+    assert "item=" in remembered and "person=" in remembered
+    page.goto("about:blank")
+    page.goto(remembered)
+    page.wait_for_selector(f"#item-chosen strong:has-text('{first_channel}')")
+    page.wait_for_selector(f"#recommended-title:has-text('Channels for {other}')")
+    assert page.errors == []
+
+
+def test_readable_on_a_phone(browser, slack_url):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.goto(slack_url + "/")
+    page.wait_for_selector("#model-info:has-text('51 people')")
+    pick(page, "#item-search", "data", "#data-engineering")
+    page.wait_for_selector("#similar-items li.result")
+    pick(page, "#person-search", "bridget", "Bridget Glover")
+    page.wait_for_selector("#similar-people li.result")
+    # No sideways scrolling, one column, text at a readable size.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    channels = page.locator("#channels").bounding_box()
+    people = page.locator("#people").bounding_box()
+    assert people["y"] >= channels["y"] + channels["height"] - 1 and channels["width"] > 300
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#similar-items .reason')).fontSize)")
+    assert size >= 13
+    context.close()
+
+
+def test_the_key_field_when_reading_needs_a_key(browser, globex_dir):
+    app = create_app(make_settings(globex_dir, read_keys=True), store=MemoryEventStore())
+    with live_server(app) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "API key" in page.inner_text("#error")
+        assert page.locator("#key-panel").get_attribute("open") is not None
+        # Typing the key in the field.
+        page.fill("#api-key", KEYS["demo-read"])
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#model-info:has-text('200 people')")
+        assert page.locator("#error").is_hidden()
+        pick(page, "#item-search", "mlops", "#mlops")
+        page.wait_for_selector("#similar-items li.result")
+        context.close()
+
+        # Or in the address: it is used, then taken out of the address bar.
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{url}/?key={KEYS['globex-admin']}")
+        page.wait_for_selector("#model-info:has-text('4 people')")
+        assert "key=" not in page.url
+        assert page.locator("#team-picker").is_hidden()  # the key sees its own team only
+        pick(page, "#person-search", "gina", "Gina One")
+        page.wait_for_selector("#recommended-items li")
+        context.close()
