@@ -56,3 +56,23 @@ def test_lastfm_occf_rmse_with_and_without_transforms(capsys, lastfm_dir, tmp_pa
     assert f"{abs(change):.1%}" in text  # the reduction (or increase), stated
     # the figures recorded in docs/benchmarks.md
     assert transformed == pytest.approx(2561.15, rel=1e-3) and plain == pytest.approx(2550.03, rel=1e-3)
+
+
+def test_ml100k_holdout_compares_every_top_n_algorithm(capsys, ml100k_dir, tmp_path):
+    report = tmp_path / "ml100k.html"
+    args = [ml100k_dir / "u.data", "--format", "movielens", "--protocol", "holdout", "--test-share", "0.25",
+            "--k", "10", "--seed", "0", "--report", report]
+    for name in algorithm_names():
+        args += ["--algorithm", name]
+    out = run(capsys, *args)
+    by_label = {r["label"]: r["metrics"] for r in out["results"]}
+    assert set(by_label) == set(algorithm_names())
+    assert out["data"]["test_cells"] == 25_113  # round(0.25 * n) per user, every user keeps some
+    # popularity, on this split (fixed by the seed): the figures in docs/benchmarks.md
+    assert by_label["popularity"]["precision@10"] == pytest.approx(0.2343, abs=1e-4)
+    assert by_label["popularity"]["ndcg@10"] == pytest.approx(0.2583, abs=1e-4)
+    # the neighbourhood and linear models must beat the most-popular list
+    for name in ("item-knn", "user-knn", "ease", "als"):
+        assert by_label[name]["ndcg@10"] > by_label["popularity"]["ndcg@10"] + 0.1, name
+    text = report.read_text()
+    assert all(f"<td>{name}</td>" in text for name in algorithm_names())

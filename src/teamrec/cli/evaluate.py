@@ -228,13 +228,18 @@ def evaluate(
         echo_json(out)
         return
     header, rows = R.table(result)
-    shown = Table(title=f"{result.protocol} on {source.name} (seed {seed}, {result.data['users']} users, "
-                        f"{result.data['items']} items, {result.data['test_cells']} held out)")
+    shown = Table()
     for i, col in enumerate(header):
         shown.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
         shown.add_row(*row)
     console = Console(width=max(120, 14 * len(header)))
+    console.print(
+        f"{result.protocol} on {source.name}: seed {seed}, {result.data['users']} users, "
+        f"{result.data['items']} items, {result.data['entries']} entries, "
+        f"{result.data['test_cells']} held out" + (f" per fold ({result.data['splits']} folds)"
+                                                   if result.data["splits"] > 1 else "")
+    )
     console.print(shown)
     best = result.best()
     console.print(f"best by {result.select_by}: {best.label} ({R.fmt(best.metrics[result.select_by])})")
