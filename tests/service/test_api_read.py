@@ -169,3 +169,13 @@ def test_page_is_served(read_client):
     assert page.headers["referrer-policy"] == "no-referrer"
     assert read_client.get("/ui/app.js").status_code == 200
     assert read_client.get("/ui/style.css").status_code == 200
+
+
+def test_recommendations_match_their_schema(read_client):
+    from teamrec.service.schemas import RecommendationsOut
+
+    for params in ({"k": 5}, {"k": 5, "explain": True}):
+        for user in ("U0103", "new-joiner"):
+            response = read_client.get(f"{T}/people/{user}/recommendations", params=params)
+            assert response.headers["content-type"] == "application/json"
+            RecommendationsOut.model_validate_json(response.text)

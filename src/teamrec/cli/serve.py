@@ -18,6 +18,7 @@ instead refits the team on its source plus the event store and saves it to the t
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -157,6 +158,10 @@ def serve(
     except BaseException:
         service.close()
         raise
+    # The models are long-lived: keep them out of the garbage collector's full passes, which
+    # would otherwise walk them every so often and show up as latency spikes.
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.host, port=settings.port, log_level=log_level, access_log=settings.access_log,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from teamrec.algorithms import _topk
 from teamrec.algorithms.popularity import Popularity
 from teamrec.errors import AccessDeniedError, UnknownIdError
 from teamrec.recommender import TeamModel
@@ -45,6 +46,8 @@ class ServingIndex:
         self.user_ids: list[str] = [str(x) for x in data.users.ids]
         self.item_pos = {x: i for i, x in enumerate(self.item_ids)}
         self.user_pos = {x: u for u, x in enumerate(self.user_ids)}
+        self._item_names_index = _NameIndex(data.item_meta, "item")
+        self._user_names_index = _NameIndex(data.user_meta, "user")
         self.item_names: list[str] = [str(n) for n in data.item_meta["name"].tolist()]
         self.user_names: list[str] = [str(n) for n in data.user_meta["name"].tolist()]
         self.item_descriptions: list[str] = _column(data.item_meta, "description", self.n_items)
@@ -72,12 +75,12 @@ class ServingIndex:
     def user_index(self, key: str) -> int:
         """A person by id, or by name or handle; :class:`UnknownIdError` if unknown."""
         u = self.user_pos.get(key)
-        return u if u is not None else self.model.data.find_user(key)
+        return u if u is not None else self._user_names_index.find(key)
 
     def item_index(self, key: str) -> int:
         """An item by id, or by name (``#name``); :class:`UnknownIdError` if unknown."""
         i = self.item_pos.get(key)
-        return i if i is not None else self.model.data.find_item(key)
+        return i if i is not None else self._item_names_index.find(key)
 
     def viewer_index(self, key: str | None) -> int | None:
         if key is None:
@@ -121,15 +124,29 @@ class ServingIndex:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None
         users = np.array([u])
-        items, scores = self.algorithm.recommend(users, k, exclude_seen=True, candidates=cand, exclude=mask[None, :])
-        results = self._results(items[0], scores[0], None, {})
+        items, scores = self._rank(u, k, mask, cand)
+        results = self._results(items, scores, None, {})
         if len(results) < k and self.fallback is not self.algorithm:
-            mask[items[0][items[0] >= 0]] = True
+            mask[items[items >= 0]] = True
             more, more_scores = self.fallback.recommend(
                 users, k - len(results), exclude_seen=True, candidates=cand, exclude=mask[None, :]
             )
             results += self._results(more[0], more_scores[0], _POPULAR, {"fallback": "popularity"})
         return results
+
+    def _rank(self, u: int, k: int, mask: np.ndarray, candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``algorithm.recommend([u], k, exclude_seen=True, exclude=mask, candidates=...)`` for
+        one person, without its batch machinery: the algorithm's own ranking keys
+        (``_rank_keys``, the contract's hook) and the shared top-k helper, with what the person
+        already has added to ``mask`` straight from the CSR arrays (no sparse slicing)."""
+        X = self.algorithm.X_
+        start, end = X.indptr[u], X.indptr[u + 1]
+        seen = X.indices[start:end][X.data[start:end] != 0]
+        primary, secondary = self.algorithm._rank_keys(np.array([u]), None)
+        full = mask.copy()
+        full[seen] = True
+        items, scores = _topk.topk(primary, k, exclude=full[None, :], candidates=candidates, secondary=secondary)
+        return items[0], scores[0]
 
     def popular(self, k: int, exclude: list[str] | None = None, candidates: list[str] | None = None) -> list[dict[str, Any]]:
         """The popular public items, for someone the model has never seen."""
@@ -231,6 +248,34 @@ class ServingIndex:
             self.model.similar_items(self.item_ids[int(public[np.argmax(self.item_size[public])])], 1)
         self.model.recommend(user, 1, explain=True)
         self.recommend(user, 1)
+
+
+class _NameIndex:
+    """``InteractionMatrix.find_user`` / ``find_item`` by name, as dicts: the name, then the
+    handle, then the real name, case-insensitive, ``#``/``@`` ignored; a name two share is
+    no answer (:class:`UnknownIdError` saying to use the id)."""
+
+    COLUMNS = ("name", "handle", "real_name")
+
+    def __init__(self, meta, kind: str) -> None:
+        self.kind = kind
+        self.tables: list[dict[str, list[int]]] = []
+        for column in self.COLUMNS:
+            if column in meta.columns:
+                table: dict[str, list[int]] = {}
+                for i, name in enumerate(meta[column].astype(str).str.casefold().tolist()):
+                    table.setdefault(name, []).append(i)
+                self.tables.append(table)
+
+    def find(self, key: str) -> int:
+        wanted = key.lstrip("#@").casefold()
+        for table in self.tables:
+            hits = table.get(wanted)
+            if hits and len(hits) == 1:
+                return hits[0]
+            if hits:
+                raise UnknownIdError(self.kind, key, f"{len(hits)} {self.kind}s have that name; use the id")
+        raise UnknownIdError(self.kind, key)
 
 
 def _column(meta, name: str, n: int) -> list[str]:
