@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from teamrec.errors import ConfigError, DataError
 from teamrec.evaluation import split as S
@@ -148,3 +150,21 @@ def test_drop_entries_keeps_stored_zeros():
     X = sp.csr_matrix((np.array([0.0, 2.0, 3.0]), np.array([0, 1, 0]), np.array([0, 2, 3])), shape=(2, 2))
     out = S.drop_entries(X, np.array([False, True, False]))
     assert out.nnz == 2 and out[0, 0] == 0 and out[1, 0] == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 12), st.floats(0.05, 0.95))
+def test_every_split_partitions_any_matrix(seed, n_users, n_items, share):
+    X = random_matrix(n_users, n_items, density=0.5, seed=seed)
+    if X.nnz < 2:
+        return
+    for split in (
+        S.holdout_split(X, share, S.rng(seed, 0)),
+        S.random_entries_split(X, share, S.rng(seed, 0)),
+        S.kfold_splits(X, 2, S.rng(seed, 0))[0],
+    ):
+        rebuilt = split.train + sp.csr_matrix((split.values, (split.users, split.items)), shape=X.shape)
+        assert abs(rebuilt - X).max() == 0
+        assert split.train.nnz + split.n_test == X.nnz
+    held = np.bincount(S.holdout_split(X, share, S.rng(seed, 0)).users, minlength=n_users)
+    assert (held <= np.maximum(np.diff(X.indptr) - 1, 0)).all()

@@ -234,7 +234,7 @@ def evaluate(
     for row in rows:
         shown.add_row(*row)
     console = Console(width=max(120, 14 * len(header)))
-    console.print(
+    typer.echo(
         f"{result.protocol} on {source.name}: seed {seed}, {result.data['users']} users, "
         f"{result.data['items']} items, {result.data['entries']} entries, "
         f"{result.data['test_cells']} held out" + (f" per fold ({result.data['splits']} folds)"
@@ -242,14 +242,14 @@ def evaluate(
     )
     console.print(shown)
     best = result.best()
-    console.print(f"best by {result.select_by}: {best.label} ({R.fmt(best.metrics[result.select_by])})")
+    typer.echo(f"best by {result.select_by}: {best.label} ({R.fmt(best.metrics[result.select_by])})")
     for r in result.results:
         if r.selected:
-            console.print(f"grid search for {r.label}: chose {r.selected} by {result.select_by} on validation")
+            typer.echo(f"grid search for {r.label}: chose {r.selected} by {result.select_by} on validation")
     for line in R.change_lines(result):
-        console.print(line)
+        typer.echo(line)
     if report is not None:
-        console.print(f"report written to {report}")
+        typer.echo(f"report written to {report}")
 
 
 def register(app: typer.Typer) -> None:
