@@ -1,7 +1,7 @@
 """KNN with baselines: teamrec against Surprise on MovieLens 100K, 5 folds, in one run.
 
     .venv/bin/python benchmarks/bench_knn_baseline.py [--data ../shared/data/ml-100k]
-        [--config default|item-pearson-baseline|all] [--folds 5] [--mf]
+        [--config default|item-pearson-baseline|all] [--folds 5] [--threads N] [--mf]
 
 For each fold ``u1`` .. ``u5`` it times fit + predicting the fold's test pairs, ours and
 Surprise's ``KNNBaseline`` one after the other (same process, same data), checks that the
@@ -9,7 +9,9 @@ predictions agree, and prints the totals and the speed-up. Then it times ranking
 person's 1,000 candidate items (``recommend(..., candidates=...)``): the first request for a
 person (computing their row of estimates) and the ones after it (the row is kept), next to
 Surprise predicting the same 1,000 items one by one. ``--mf`` adds biased MF against
-Surprise's SVD. Needs ``scikit-surprise`` (``pip install -e .[bench]``).
+Surprise's SVD. Ours uses every core by default (BLAS products, the estimator's thread
+pool); ``--threads 1`` compares single-threaded, as Surprise always is. Needs
+``scikit-surprise`` (``pip install -e .[bench]``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import threadpoolctl
 
+from teamrec.algorithms import knn_baseline
 from teamrec.algorithms.biased_mf import BiasedMF
 from teamrec.algorithms.knn_baseline import KNNBaseline
 
@@ -143,16 +147,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the ml-100k folder")
     parser.add_argument("--config", choices=[*CONFIGS, "all"], default="default")
     parser.add_argument("--folds", type=int, default=5, choices=range(1, 6))
+    parser.add_argument("--threads", type=int, default=0, help="limit our threads (0: every core)")
     parser.add_argument("--mf", action="store_true", help="also biased MF vs Surprise SVD")
     args = parser.parse_args()
     folds = [Fold(args.data, n) for n in range(1, args.folds + 1)]
     names = list(CONFIGS) if args.config == "all" else [args.config]
-    for name in names:
-        ours_opts, theirs_opts = CONFIGS[name]
-        model = compare(folds, name, ours_opts, theirs_opts)
-        ranking(folds[0], model, theirs_opts)
-    if args.mf:
-        biased_mf(folds)
+    threads = args.threads or knn_baseline._THREADS
+    knn_baseline._THREADS = threads
+    print(f"MovieLens 100K from {args.data}; ours on {threads} thread(s), {os.cpu_count()} CPU(s)")
+    with threadpoolctl.threadpool_limits(args.threads or None):
+        for name in names:
+            ours_opts, theirs_opts = CONFIGS[name]
+            model = compare(folds, name, ours_opts, theirs_opts)
+            ranking(folds[0], model, theirs_opts)
+        if args.mf:
+            biased_mf(folds)
 
 
 if __name__ == "__main__":

@@ -198,10 +198,12 @@ def test_ranking_breaks_equal_estimates_by_neighbour_count() -> None:
     assert items.tolist() == [[2, 1]]
 
 
-def test_candidate_lists_rank_like_the_generic_path() -> None:
+@pytest.mark.parametrize(
+    "cand", [np.array([3, 7, 1, 20, 11, 5, 16]), np.array([7, 2, 2, 19])], ids=["long-list", "short-list"]
+)
+def test_candidate_lists_rank_like_the_generic_path(cand: np.ndarray) -> None:
     X = _small()
     model = KNNBaseline(k=5).fit(X)
-    cand = np.array([3, 7, 1, 20, 11, 5, 16])
     mask = np.zeros(X.shape[1], dtype=bool)
     mask[cand] = True
     users = np.arange(X.shape[0])

@@ -13,12 +13,14 @@ per-rating updates and defaults (100 factors, 20 epochs, learning rate 0.005, re
     b_u += lr (e - reg b_u)           b_i += lr (e - reg b_i)
     p_u += lr (e q_i - reg p_u)       q_i += lr (e p_u - reg q_i)
 
-Vectorised as mini-batch SGD (factors in float32, biases in float64): each epoch visits the ratings in a fresh random order,
-``batch_size`` at a time; every rating's update is computed from the parameters at the start
-of its batch and the updates are summed (a person appearing twice in a batch gets both
-steps), so a batch is a handful of array operations and two sparse products instead of a
-Python loop per rating. With batches small next to the number of people and items this
-follows sequential SGD closely.
+Vectorised as mini-batch SGD (factors in float32, biases in float64): each epoch visits the
+ratings in a fresh random order, ``batch_size`` at a time; every rating's update is computed
+from the parameters at the start of its batch and the updates are summed (a person appearing
+twice in a batch gets both steps), so a batch is a handful of array operations and two sparse
+products instead of a Python loop per rating. With few ratings per person in a batch this
+follows sequential SGD closely (on MovieLens 100K the test RMSE equals Surprise's SVD to
+about 0.005); it is still the SGD cost, about Surprise's fit time, while predicting and
+ranking are plain array products.
 
 ``predict`` clips to the rating scale (the training data's, unless ``rating_scale`` is given);
 ``score`` ranks on the unclipped estimate. A person the model has not seen is folded in from

@@ -87,8 +87,10 @@ SimilarityName = Literal["msd", "cosine", "pearson", "pearson_baseline"]
 
 #: Candidate cells (pairs x padded neighbour slots) handled per block by the estimator.
 _BLOCK_CELLS = 1 << 20
-#: Pairs whose candidate counts differ by less than this factor share a padded block.
+#: Pairs whose candidate counts differ by less than this factor share a padded block; big
+#: jobs use finer bins (less padding), small ones coarser (fewer NumPy calls).
 _BIN_RATIO = 1.5
+_BIN_RATIO_BIG = 1.2
 #: The smallest positive similarity.
 _TINY = np.nextafter(0.0, 1.0)
 #: Rows with a larger total of squared rating magnitudes use float64 products.
@@ -287,14 +289,20 @@ class KNNBaseline(Algorithm):
         """Estimates and neighbour counts, ``(len(users), len(items))`` (all items by default).
 
         Trained people's whole rows are kept once computed (up to ``cache_max_cells``
-        estimates): ranking a person's candidates again is then a lookup.
+        estimates): ranking a person's candidates again is then a lookup. A candidate list
+        shorter than a quarter of the catalogue is estimated on its own for people whose row
+        is not kept (a whole row would cost more than four such lists).
         """
         self._check_fitted()
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         if user_items is None and len(users) and (users.min() < 0 or users.max() >= self.n_users):
             bad = users[(users < 0) | (users >= self.n_users)][0]
             raise UnknownIdError("user index", int(bad), "pass user_items to fold a new person in")
-        if user_items is None and self.n_users * self.n_items <= self.config.cache_max_cells:
+        cacheable = user_items is None and self.n_users * self.n_items <= self.config.cache_max_cells
+        if cacheable and items is not None and 4 * len(items) < self.n_items:
+            # A short candidate list: from kept rows, or estimated on its own.
+            cacheable = self._cache is not None and bool(self._cached[users].all())
+        if cacheable:
             if self._cache is None:
                 self._cache = (
                     np.empty((self.n_users, self.n_items)),
@@ -513,26 +521,27 @@ class KNNBaseline(Algorithm):
 
 class _Dense:
     """The ``x`` by ``y`` rating matrix of some rows, dense, with its mask and the values the
-    chosen similarity works on (the ratings, or their residuals for pearson_baseline)."""
+    chosen similarity works on (the ratings, or their residuals for pearson_baseline), in
+    float32 when that is exact (``exact32``: small integers), else float64."""
 
     def __init__(
         self, X: sp.csr_matrix, bx: np.ndarray, by: np.ndarray, mu: float, similarity: SimilarityName
     ) -> None:
         X = sp.csr_matrix(X)
-        values = X.copy()
+        data = X.data
         if similarity == "pearson_baseline":
             xs = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
             # Surprise: r - ((mu + b_y) + b_x).
-            values.data = X.data - ((mu + by[X.indices]) + bx[xs])
-        mask = X.copy()
-        mask.data = np.ones_like(mask.data)
-        data = values.data
+            data = X.data - ((mu + by[X.indices]) + bx[xs])
         self.exact32 = bool(
             np.all(data == np.round(data))
             and (len(data) == 0 or float(np.abs(data).max()) ** 2 * X.shape[1] < _FLOAT32_EXACT)
         )
-        self.values = values.toarray()
-        self.mask = mask.toarray()
+        dtype = np.float32 if self.exact32 else np.float64
+        self.values = sp.csr_matrix((data.astype(dtype), X.indices, X.indptr), shape=X.shape).toarray()
+        self.mask = sp.csr_matrix(
+            (np.ones(len(data), np.float32), X.indices, X.indptr), shape=X.shape
+        ).toarray()
 
 
 def _check_memory(n_x: int, n_y: int, max_mb: int, name: str) -> None:
@@ -685,13 +694,13 @@ def _topk_two_keys(primary: np.ndarray, secondary: np.ndarray, k: int) -> tuple[
 # -- the estimator ---------------------------------------------------------------------------
 
 
-def _bins(lens: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """Groups of positions whose lengths differ by less than :data:`_BIN_RATIO`, each with
-    its largest length (the padded width); zero lengths are left out."""
+def _bins(lens: np.ndarray, ratio: float = _BIN_RATIO) -> list[tuple[np.ndarray, int]]:
+    """Groups of positions whose lengths differ by less than ``ratio``, each with its
+    largest length (the padded width); zero lengths are left out."""
     has = np.flatnonzero(lens > 0)
     if len(has) == 0:
         return []
-    bins = np.floor(np.log(lens[has]) / math.log(_BIN_RATIO)).astype(np.int64)
+    bins = np.floor(np.log(lens[has]) / math.log(ratio)).astype(np.int64)
     order = np.argsort(bins, kind="stable")
     cuts = np.flatnonzero(np.diff(bins[order])) + 1
     groups = []
@@ -771,7 +780,7 @@ def _neighbour_sums(
     indices = np.concatenate([by_y.indices, np.zeros(pad, by_y.indices.dtype)])
     data = np.concatenate([by_y.data, np.zeros(pad)])
     blocks = []
-    for members, width in _bins(lens):
+    for members, width in _bins(lens, _BIN_RATIO_BIG if n_pairs >= 4096 else _BIN_RATIO):
         step = max(1, _BLOCK_CELLS // (width * _THREADS))
         blocks.extend((members[s : s + step], width) for s in range(0, len(members), step))
 
