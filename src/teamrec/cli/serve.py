@@ -96,7 +96,7 @@ def build_settings(
             team["format"] = "demo"
             overrides.setdefault("mode", env.get("TEAMREC_MODE", "development"))
             if "database" not in overrides and "TEAMREC_DATABASE" not in env:
-                overrides["database"] = str(Path(default_database()).with_name("demo.sqlite3"))
+                overrides["database"] = str(Path(default_database(env)).with_name("demo.sqlite3"))
         else:
             team_name = name or _slug(source.resolve().name.removesuffix(".zip"))
             team.update(source=str(source), format=fmt, source_team=source_team)

@@ -61,9 +61,10 @@ SCOPES = ("read", "write", "admin")
 Scope = Literal["read", "write", "admin"]
 
 
-def default_database() -> str:
+def default_database(env: Mapping[str, str] | None = None) -> str:
     """Where events are stored unless told: ``$XDG_DATA_HOME/teamrec/events.sqlite3``."""
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    env = os.environ if env is None else env
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return str(base / "teamrec" / "events.sqlite3")
 
 
