@@ -249,3 +249,20 @@ def test_explanation_adds_up_to_the_estimate() -> None:
     exp = model.explain(2, 5, n=10)
     assert exp.contributions[0].kind == "baseline"
     assert sum(c.weight for c in exp.contributions) == pytest.approx(exp.score)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_key_topk_equals_the_shared_helper(seed: int) -> None:
+    from teamrec.algorithms import _topk
+    from teamrec.algorithms.knn_baseline import _topk_two_keys
+
+    rng = np.random.default_rng(seed)
+    primary = rng.integers(0, 4, (6, 30)).astype(float)  # many ties
+    primary[rng.random(primary.shape) < 0.2] = -np.inf
+    primary[0] = -np.inf
+    secondary = rng.integers(0, 3, primary.shape).astype(float)
+    for k in (1, 5, 30, 40):
+        got = _topk_two_keys(primary.copy(), secondary, k)
+        want = _topk.topk(primary.copy(), k, secondary=secondary)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -222,27 +222,39 @@ class KNNBaseline(Algorithm):
         cfg = self.config
         shape = (len(users), self.n_items)
         num, den, cnt = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        blocks: list[tuple[Any, ...]] = []
         if cfg.user_based:
             for ys, idx, res, valid in self._layout():
                 step = max(1, _BLOCK_CELLS // idx.size)
-                for s in range(0, len(users), step):
-                    S = np.take(self.sim_[users[s : s + step]], idx, axis=1)
-                    S *= valid
-                    S, cnt[s : s + step, ys] = _keep_k_positive(S, cfg.k)
-                    num[s : s + step, ys] = np.einsum("unw,nw->un", S, res)
-                    den[s : s + step, ys] = S.sum(axis=-1)
+                blocks.extend((slice(s, s + step), ys, idx, res, valid) for s in range(0, len(users), step))
+
+            def run(block: tuple[Any, ...]) -> None:
+                rows, ys, idx, res, valid = block
+                S = np.take(self.sim_[users[rows]], idx, axis=1)
+                S *= valid
+                S, cnt[rows, ys] = _keep_k_positive(S, cfg.k)
+                num[rows, ys] = np.einsum("unw,nw->un", S, res)
+                den[rows, ys] = S.sum(axis=-1)
+
         else:
             for members, width in _bins(np.diff(self._by_y.indptr)[users]):
                 idx, res, valid = _padded(self._by_y, users[members], width)
                 step = max(1, _BLOCK_CELLS // (self.n_items * width))
-                for s in range(0, len(members), step):
-                    m = members[s : s + step]
-                    S = np.take(self.sim_, idx[s : s + step], axis=1)
-                    S *= valid[s : s + step]
-                    S, c = _keep_k_positive(S, cfg.k)
-                    cnt[m] = c.T
-                    num[m] = np.einsum("inw,nw->ni", S, res[s : s + step])
-                    den[m] = S.sum(axis=-1).T
+                blocks.extend(
+                    (members[s : s + step], idx[s : s + step], res[s : s + step], valid[s : s + step])
+                    for s in range(0, len(members), step)
+                )
+
+            def run(block: tuple[Any, ...]) -> None:
+                m, idx, res, valid = block
+                S = np.take(self.sim_, idx, axis=1)
+                S *= valid
+                S, c = _keep_k_positive(S, cfg.k)
+                cnt[m] = c.T
+                num[m] = np.einsum("inw,nw->ni", S, res)
+                den[m] = S.sum(axis=-1).T
+
+        _run_blocks(run, blocks, len(users) * self._by_y.nnz)
         est = (self.global_mean_ + self.user_bias_[users])[:, None] + self.item_bias_[None, :]
         est, cnt, _ = self._finish(est, num, den, cnt)
         return est, cnt.astype(np.float64)
