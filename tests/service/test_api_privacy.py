@@ -94,3 +94,12 @@ def test_people_like_you_name_only_what_the_person_may_see(read_client, demo, pr
 def test_unknown_people_only_get_public_items(read_client, private):
     response = read_client.get(f"{T}/people/new-person/recommendations", params={"k": 64})
     assert len(response.json()["results"]) == 60 and not names_in(response.text, private)
+
+
+def test_a_private_candidate_is_never_returned_to_a_non_member(read_client, interviews, member, outsider):
+    url = f"{T}/people/{{}}/recommendations"
+    for params in ({"candidates": [interviews], "k": 5}, {"candidates": [interviews, "C0106"], "k": 5, "explain": True}):
+        shown = read_client.get(url.format(outsider), params=params).json()["results"]
+        assert interviews not in {r["id"] for r in shown}
+    # A member already is in it (so it is not recommended either), but may ask about it.
+    assert read_client.get(f"{T}/items/{interviews}", params={"viewer": member}).json()["private"]

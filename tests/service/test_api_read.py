@@ -179,3 +179,17 @@ def test_recommendations_match_their_schema(read_client):
             response = read_client.get(f"{T}/people/{user}/recommendations", params=params)
             assert response.headers["content-type"] == "application/json"
             RecommendationsOut.model_validate_json(response.text)
+
+
+def test_health_before_the_models_are_ready(globex_dir):
+    from teamrec.service import create_app
+    from teamrec.store import MemoryEventStore
+
+    from .conftest import TestClient, make_settings
+
+    app = create_app(make_settings(globex_dir), store=MemoryEventStore())
+    client = TestClient(app)  # no `with`: the lifespan (loading the models) has not run
+    response = client.get("/health")
+    assert response.status_code == 503 and response.json()["status"] == "starting"
+    assert client.get(f"{T}/model").status_code == 404  # no team is served yet
+

@@ -91,3 +91,24 @@ def test_search_never_lists_private_items_to_others(datasets):
     name = index.item_names[private]
     assert [r["name"] for r in index.search_items(name, viewer=member)][0] == name
     assert name not in {r["name"] for r in index.search_items(name)}
+
+
+def test_names_resolve_like_the_matrix_does():
+    from teamrec.errors import UnknownIdError
+
+    events = pd.DataFrame({"team": "t", "user": ["a", "b", "c", "a"], "item": ["x", "x", "y", "y"],
+                           "kind": "member", "value": 1.0, "timestamp": np.nan})
+    users = pd.DataFrame({"team": "t", "user": ["a", "b", "c"], "name": ["Sam Lee", "Sam Lee", "Kim Ode"],
+                          "handle": ["sam1", "sam2", "kim"]})
+    items = pd.DataFrame({"team": "t", "item": ["x", "y"], "name": ["General", "ml"]})
+    model = TeamModel.fit(build_matrix(Dataset(events=events, users=users, items=items)), "item-knn")
+    index = ServingIndex(model)
+    for key in ("a", "kim", "@KIM", "Kim Ode", "sam2"):
+        assert index.user_index(key) == model.data.find_user(key)
+    for key in ("#general", "ML", "x"):
+        assert index.item_index(key) == model.data.find_item(key)
+    for find in (index.user_index, model.data.find_user):
+        with pytest.raises(UnknownIdError, match="2 users have that name; use the id"):
+            find("sam lee")
+        with pytest.raises(UnknownIdError):
+            find("nobody")
