@@ -94,6 +94,9 @@ def test_source_and_config_do_not_mix(tmp_path, slack_export_dir):
         build_settings(None, config=config, algorithm="user-knn", env={})
     settings, key = build_settings(None, config=config, port=8111, env={})
     assert key is None and settings.port == 8111 and list(settings.teams) == ["demo"]
+    config.write_text("port = 8000\n")
+    with pytest.raises(ConfigError, match="no team"):
+        build_settings(None, config=config, env={})
 
 
 def test_help_lists_both_commands(capsys):

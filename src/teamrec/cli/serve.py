@@ -113,6 +113,8 @@ def build_settings(
     elif any(v is not None for v in (name, source_team, algorithm, model_dir)) or params or fmt:
         raise ConfigError("with --config, set teams in the file (or TEAMREC_TEAMS__NAME__... variables)")
     settings = load_settings(config, env=env, overrides=overrides)
+    if not settings.teams:
+        raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] table)")
     return settings, added_key
 
 

@@ -25,6 +25,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import APIKeyHeader
 
 from teamrec.errors import AccessDeniedError
+from teamrec.service.registry import TeamState
 from teamrec.service.settings import KeySettings, Scope, Settings
 
 api_key_header = APIKeyHeader(
@@ -90,7 +91,7 @@ class TeamAccess:
 
     team: str
     key: KeySettings | None
-    state: object  # teamrec.service.registry.TeamState (kept loose to avoid an import cycle)
+    state: TeamState
 
 
 def team_access(scope: Scope):
