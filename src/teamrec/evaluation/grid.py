@@ -12,9 +12,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from teamrec.algorithms.base import Algorithm
 from teamrec.errors import ConfigError
 from teamrec.evaluation.protocols import Protocol, lower_is_better
 from teamrec.evaluation.split import Split
@@ -72,7 +75,7 @@ class Trial:
 
 
 def search(
-    make,
+    make: Callable[[dict[str, Any]], Algorithm],
     base_params: dict[str, Any],
     grid: dict[str, list[Any]],
     protocol: Protocol,
@@ -85,8 +88,6 @@ def search(
     Returns the chosen parameters (``base_params`` updated with the winning combination) and
     every trial, in order.
     """
-    import time
-
     trials: list[Trial] = []
     best: Trial | None = None
     for combo in expand(grid):

@@ -28,7 +28,7 @@ from teamrec.data.dataset import Dataset
 from teamrec.data.matrix import InteractionMatrix, MatrixConfig
 from teamrec.errors import ConfigError
 from teamrec.evaluation import grid as G
-from teamrec.evaluation.protocols import EvalData, Protocol, lower_is_better
+from teamrec.evaluation.protocols import EvalData, Protocol
 from teamrec.evaluation.split import cell_ids, entry_rows
 
 log = logging.getLogger(__name__)
@@ -280,5 +280,4 @@ __all__ = [
     "EvaluationResult",
     "eval_data",
     "evaluate",
-    "lower_is_better",
 ]
