@@ -193,3 +193,13 @@ def test_health_before_the_models_are_ready(globex_dir):
     assert response.status_code == 503 and response.json()["status"] == "starting"
     assert client.get(f"{T}/model").status_code == 404  # no team is served yet
 
+
+
+def test_team_routes_document_the_key(read_client):
+    spec = read_client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/v1/teams/{team}/events"]["post"]
+    assert operation["security"] == [{"APIKeyHeader": []}]
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "the team's API key (or send it as Authorization: Bearer KEY)",
+    }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from teamrec import __version__
@@ -88,6 +89,10 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     app.state.service = service
     _errors.install(app)
     for router in ROUTERS:
+        for route in router.routes:
+            # Team routes read their key inside their dependency; say so in the OpenAPI document.
+            if isinstance(route, APIRoute) and route.path.startswith("/api/v1/teams/{team}"):
+                route.openapi_extra = {**(route.openapi_extra or {}), "security": [{"APIKeyHeader": []}]}
         app.include_router(router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
 

@@ -53,24 +53,31 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": 'Bearer realm="teamrec"'})
 
 
-async def caller_key(
-    request: Request,
-    header: Annotated[str | None, Depends(api_key_header)] = None,
-) -> KeySettings | None:
-    """The configured key the request presents (None without one); 401 for a wrong key.
-
-    ``Authorization: Bearer KEY`` is read straight from the headers (one dependency less on
-    every request; the OpenAPI document shows the ``X-API-Key`` scheme)."""
-    presented = header
-    if not presented:
+def presented_key(request: Request) -> str | None:
+    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer``."""
+    key = request.headers.get("x-api-key")
+    if not key:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        presented = token.strip() if scheme.lower() == "bearer" else None
-    if not presented:
+        key = token.strip() if scheme.lower() == "bearer" else None
+    return key or None
+
+
+def resolve_key(request: Request) -> KeySettings | None:
+    """The configured key the request presents (None without one); 401 for a wrong key."""
+    presented = presented_key(request)
+    if presented is None:
         return None
     key = request.app.state.service.keyring.match(presented)
     if key is None:
         raise _unauthorized("invalid API key")
     return key
+
+
+async def caller_key(
+    request: Request, header: Annotated[str | None, Depends(api_key_header)] = None
+) -> KeySettings | None:
+    """:func:`resolve_key` as a dependency that also documents the ``X-API-Key`` scheme."""
+    return resolve_key(request)
 
 
 def check(settings: Settings, key: KeySettings | None, team: str, scope: Scope) -> None:
@@ -101,9 +108,12 @@ def team_access(scope: Scope):
     async def dependency(
         request: Request,
         team: Annotated[str, Path(description="the team's name", max_length=64)],
-        key: Annotated[KeySettings | None, Depends(caller_key)],
     ) -> TeamAccess:
+        # The key is read from the request here rather than through a sub-dependency: this
+        # runs on every request, and each dependency level costs (the OpenAPI document gets
+        # the X-API-Key scheme on these routes from create_app).
         service = request.app.state.service
+        key = resolve_key(request)
         check(service.settings, key, team, scope)
         return TeamAccess(team=team, key=key, state=service.registry.get(team))
 
