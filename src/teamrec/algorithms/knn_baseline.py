@@ -68,7 +68,6 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, field_validator
 from scipy.linalg import blas
 
@@ -90,7 +89,7 @@ SimilarityName = Literal["msd", "cosine", "pearson", "pearson_baseline"]
 _BLOCK_CELLS = 1 << 20
 #: Pairs whose candidate counts differ by less than this factor share a padded block; big
 #: jobs use finer bins (less padding), small ones coarser (fewer NumPy calls).
-_BIN_RATIO = 1.5
+_BIN_RATIO = 2.0
 _BIN_RATIO_BIG = 1.2
 #: The smallest positive similarity.
 _TINY = np.nextafter(0.0, 1.0)
@@ -740,6 +739,15 @@ def _bins(lens: np.ndarray, ratio: float = _BIN_RATIO) -> list[tuple[np.ndarray,
     return groups
 
 
+def _windows(a: np.ndarray, width: int) -> np.ndarray:
+    """The read-only view whose row ``j`` is ``a[j : j + width]`` (NumPy's
+    ``sliding_window_view`` without its per-call checking, which costs more than the view on
+    the path of one person's ranking); ``a`` is contiguous and longer than ``width``."""
+    view = np.ndarray((len(a) - width + 1, width), a.dtype, a, 0, (a.itemsize, a.itemsize))
+    view.flags.writeable = False
+    return view
+
+
 def _padded(
     by_y: sp.csr_matrix, ys: np.ndarray, width: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -750,8 +758,8 @@ def _padded(
     # Whole slices through sliding windows (rows past the end read the appended zeros).
     indices = np.concatenate([by_y.indices, np.zeros(width, by_y.indices.dtype)])
     data = np.concatenate([by_y.data, np.zeros(width)])
-    idx = sliding_window_view(indices, width)[starts] * valid
-    res = sliding_window_view(data, width)[starts] * valid
+    idx = _windows(indices, width)[starts] * valid
+    res = _windows(data, width)[starts] * valid
     return idx, res, valid.astype(np.float64)
 
 
@@ -821,10 +829,10 @@ def _neighbour_sums(
         p, width = block
         # Row j of a sliding window is the slice [j, j + width): copying whole rows is several
         # times faster than gathering the same cells one by one.
-        S = sim_flat[row_offset[p, None] + sliding_window_view(indices, width)[starts[p]]]
+        S = sim_flat[row_offset[p, None] + _windows(indices, width)[starts[p]]]
         S *= np.arange(width, dtype=index_type) < lens[p, None]
         S, cnt[p] = _keep_k_positive(S, k)
-        num[p] = np.einsum("ij,ij->i", S, sliding_window_view(data, width)[starts[p]])
+        num[p] = np.einsum("ij,ij->i", S, _windows(data, width)[starts[p]])
         den[p] = S.sum(axis=1)
 
     _run_blocks(run, blocks, int(lens.sum()))
