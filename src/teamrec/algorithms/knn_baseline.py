@@ -93,6 +93,8 @@ _BIN_RATIO = 2.0
 _BIN_RATIO_BIG = 1.2
 #: The smallest positive similarity.
 _TINY = np.nextafter(0.0, 1.0)
+#: Rating matrices at most this dense use sparse-times-dense products, denser ones BLAS.
+_SPARSE_DENSITY = 0.08
 #: Rows with a larger total of squared rating magnitudes use float64 products.
 _FLOAT32_EXACT = 1 << 24
 
@@ -146,7 +148,7 @@ class KNNBaseline(Algorithm):
         )
         lo, hi = cfg.rating_scale if cfg.rating_scale is not None else (X.data.min(), X.data.max())
         self.rating_scale_ = [float(lo), float(hi)]
-        dense = _Dense(self._x_major(X), *self._x_y_bias(), self.global_mean_, cfg.similarity, pairs_only=True)
+        dense = _Rows(self._x_major(X), *self._x_y_bias(), self.global_mean_, cfg.similarity, pairs_only=True)
         self.sim_ = _similarity(dense, None, cfg, symmetric=True)
         self._after_load()
 
@@ -193,8 +195,8 @@ class KNNBaseline(Algorithm):
             rows.sort_indices()
             bu = fold_in_user_bias(rows, mu, self.item_bias_, cfg.reg_u)
             if cfg.user_based:
-                dense = _Dense(rows, bu, self.item_bias_, mu, cfg.similarity)
-                train = _Dense(self.X_, self.user_bias_, self.item_bias_, mu, cfg.similarity)
+                dense = _Rows(rows, bu, self.item_bias_, mu, cfg.similarity)
+                train = _Rows(self.X_, self.user_bias_, self.item_bias_, mu, cfg.similarity)
                 sim, by_y = _similarity(dense, train, cfg, symmetric=False), self._by_y
             else:
                 sim, by_y = self.sim_, _fold_in_residuals(rows, mu, bu, self.item_bias_)
@@ -413,7 +415,7 @@ class KNNBaseline(Algorithm):
             X = self.X_.T.tocsr() if kind == "item" else self.X_
             bx, by = (self.item_bias_, self.user_bias_) if kind == "item" else (self.user_bias_, self.item_bias_)
             _check_memory(X.shape[0], X.shape[1], cfg.max_memory_mb, self.name)
-            dense = _Dense(X, bx, by, self.global_mean_, cfg.similarity, pairs_only=True)
+            dense = _Rows(X, bx, by, self.global_mean_, cfg.similarity, pairs_only=True)
             self._other_sim = _similarity(dense, None, cfg, symmetric=True)
         return self._other_sim
 
@@ -515,8 +517,8 @@ class KNNBaseline(Algorithm):
         if len(changed):
             bx, by = self._x_y_bias()
             x_major = self._x_major(new)
-            everyone = _Dense(x_major, bx, by, self.global_mean_, cfg.similarity)
-            some = _Dense(x_major[changed], bx[changed], by, self.global_mean_, cfg.similarity)
+            everyone = _Rows(x_major, bx, by, self.global_mean_, cfg.similarity)
+            some = _Rows(x_major[changed], bx[changed], by, self.global_mean_, cfg.similarity)
             rows = _similarity(some, everyone, cfg, symmetric=False)
             sim[changed, :] = rows
             sim[:, changed] = rows.T
@@ -531,10 +533,19 @@ class KNNBaseline(Algorithm):
 # -- similarities ---------------------------------------------------------------------------
 
 
-class _Dense:
-    """The ``x`` by ``y`` rating matrix of some rows, dense, with its mask and the values the
-    chosen similarity works on (the ratings, or their residuals for pearson_baseline), in
-    float32 when that is exact (``exact32``: small integers), else float64."""
+class _Rows:
+    """Some rows ``x`` of the rating matrix (people, or items when item-based) with the values
+    the chosen similarity works on -- the ratings, or their residuals ``r - b`` for
+    pearson_baseline -- in float32 when that is exact (``exact32``: small integers, so every
+    sum of products is an exact integer), else float64.
+
+    Pair statistics are products ``A @ B.T`` of these rows' values, squares or 0/1 mask with
+    another set's: :meth:`product` computes one as a sparse-times-dense product (the work is
+    the number of ratings times the other set's size, against the full ``rows x columns x
+    rows`` of dense BLAS, which only wins above :data:`_SPARSE_DENSITY`). Its sums run over
+    each row's ratings in column order, as Surprise's loops do, and give the same number for
+    ``(x, x')`` and ``(x', x)``.
+    """
 
     def __init__(
         self,
@@ -553,6 +564,7 @@ class _Dense:
             keep = np.bincount(X.indices, minlength=X.shape[1]) >= 2
             X = X[:, keep]
             by = by[keep]
+        X.sort_indices()
         data = X.data
         if similarity == "pearson_baseline":
             xs = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
@@ -562,11 +574,40 @@ class _Dense:
             np.all(data == np.round(data))
             and (len(data) == 0 or float(np.abs(data).max()) ** 2 * X.shape[1] < _FLOAT32_EXACT)
         )
-        dtype = np.float32 if self.exact32 else np.float64
-        self.values = sp.csr_matrix((data.astype(dtype), X.indices, X.indptr), shape=X.shape).toarray()
-        self.mask = sp.csr_matrix(
-            (np.ones(len(data), np.float32), X.indices, X.indptr), shape=X.shape
-        ).toarray()
+        self.dtype = np.float32 if self.exact32 else np.float64
+        self.shape = X.shape
+        self._parts = {
+            "values": data.astype(self.dtype),
+            "squares": (data * data).astype(self.dtype),
+            "mask": np.ones(len(data), self.dtype),
+        }
+        self._indices, self._indptr = X.indices, X.indptr
+        self._dense_t: dict[tuple[str, Any], np.ndarray] = {}
+
+    @property
+    def density(self) -> float:
+        return len(self._indices) / max(1, self.shape[0] * self.shape[1])
+
+    def sparse(self, part: str, dtype: Any) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (self._parts[part].astype(dtype, copy=False), self._indices, self._indptr), shape=self.shape
+        )
+
+    def dense_t(self, part: str, dtype: Any) -> np.ndarray:
+        """``part`` as a dense, C-ordered ``columns x rows`` array (kept for reuse)."""
+        key = (part, np.dtype(dtype))
+        if key not in self._dense_t:
+            self._dense_t[key] = np.ascontiguousarray(self.sparse(part, dtype).T.toarray())
+        return self._dense_t[key]
+
+    def product(self, part: str, other: _Rows, other_part: str, dtype: Any) -> np.ndarray:
+        """``self.part @ other.other_part.T``, dense ``(len(self), len(other))``."""
+        if self.density <= _SPARSE_DENSITY:
+            return np.asarray(self.sparse(part, dtype) @ other.dense_t(other_part, dtype))
+        # Dense data: BLAS through SciPy (NumPy ships a second OpenBLAS, and alternating
+        # between the two thread pools costs more than the products themselves).
+        gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
+        return gemm(1.0, other.dense_t(other_part, dtype), self.dense_t(part, dtype), trans_a=1).T
 
 
 def _check_memory(n_x: int, n_y: int, max_mb: int, name: str) -> None:
@@ -580,52 +621,44 @@ def _check_memory(n_x: int, n_y: int, max_mb: int, name: str) -> None:
         )
 
 
-# Every product goes through SciPy's BLAS: NumPy ships a second OpenBLAS, and alternating
-# between the two thread pools costs more than the products themselves.
-
-
-def _dot(A: np.ndarray, B: np.ndarray, exact32: bool) -> np.ndarray:
-    """``A @ B.T`` (C-ordered); in float32 when every sum is an exact small integer."""
-    if exact32:
-        A, B = np.asarray(A, dtype=np.float32), np.asarray(B, dtype=np.float32)
-        return blas.sgemm(1.0, B.T, A.T, trans_a=1).T
-    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
-    return blas.dgemm(1.0, B.T, A.T, trans_a=1).T
-
-
-def _lower_gram(A: np.ndarray, exact32: bool) -> np.ndarray:
-    """The lower triangle of ``A @ A.T`` (zeros above, C-ordered) by a symmetric rank-k
-    update: half the work of a product."""
-    if exact32:
-        return blas.ssyrk(1.0, np.asarray(A, dtype=np.float32).T, trans=1).T
-    return blas.dsyrk(1.0, np.asarray(A, dtype=np.float64).T, trans=1).T
-
-
 def _similarity(
-    a: _Dense, b: _Dense | None, cfg: KNNBaselineConfig, *, symmetric: bool
+    a: _Rows, b: _Rows | None, cfg: KNNBaselineConfig, *, symmetric: bool
 ) -> np.ndarray:
     """Similarities between the rows of ``a`` and those of ``b`` (``a`` itself when
-    ``symmetric``), with Surprise's formulas and order of floating-point operations.
-
-    In the symmetric case the pair counts and products come as lower triangles (the upper
-    one zero, so "no common ratings"), the similarities are computed there and mirrored.
+    ``symmetric``, with 1 on the diagonal), with Surprise's formulas and order of
+    floating-point operations. The pair statistics are computed at once on the thread pool.
     """
     name = cfg.similarity
-    exact = a.exact32 and (b is None or b.exact32)
-    R, M = a.values, a.mask
-    Rb, Mb = (R, M) if symmetric or b is None else (b.values, b.mask)
-    exact_counts = M.shape[1] < _FLOAT32_EXACT
-    f64 = np.float64
-    if symmetric:
-        freq = _lower_gram(M, exact_counts)
-        prods = _lower_gram(R, exact)
-        sqi = _dot(R * R, Mb, exact)
-        sqj = sqi.T
-    else:
-        freq = _dot(M, Mb, exact_counts)
-        prods = _dot(R, Rb, exact)
-        sqi = _dot(R * R, Mb, exact)
-        sqj = _dot(M, Rb * Rb, exact)
+    b = a if b is None else b
+    exact = a.exact32 and b.exact32
+    f32, f64 = np.float32, np.float64
+    values_t = f32 if exact else f64
+    counts_t = f32 if a.shape[1] < _FLOAT32_EXACT else f64
+    wanted = {
+        "freq": ("mask", "mask", counts_t),
+        "prods": ("values", "values", values_t),
+        "sqi": ("squares", "mask", values_t),
+    }
+    if not symmetric:
+        wanted["sqj"] = ("mask", "squares", values_t)
+    if name == "pearson":
+        wanted["si"] = ("values", "mask", values_t)
+        if not symmetric:
+            wanted["sj"] = ("mask", "values", values_t)
+    for left, right, dtype in wanted.values():  # the dense operands, built once
+        b.dense_t(right, dtype)
+        if a.density > _SPARSE_DENSITY:
+            a.dense_t(left, dtype)
+    stats: dict[str, np.ndarray] = {}
+
+    def run(key: str) -> None:
+        left, right, dtype = wanted[key]
+        stats[key] = a.product(left, b, right, dtype)
+
+    # Sparse products run side by side (SciPy releases the GIL); BLAS threads by itself.
+    _run_blocks(run, list(wanted), _PARALLEL_CELLS if a.density <= _SPARSE_DENSITY else 0)
+    freq, prods, sqi = stats["freq"], stats["prods"], stats["sqi"]
+    sqj = sqi.T if symmetric else stats["sqj"]
     min_support = max(2, cfg.min_support) if name == "pearson_baseline" else cfg.min_support
     with np.errstate(divide="ignore", invalid="ignore"):
         if name == "msd":
@@ -642,15 +675,15 @@ def _similarity(
             np.sqrt(sim, out=sim)
             np.divide(prods, sim, out=sim, dtype=f64)
             if name == "pearson_baseline":
-                # The products are spent: their buffers hold the shrinkage factor.
+                # The products are spent: their buffer holds the shrinkage factor.
                 shrink = prods if prods.dtype == f64 else np.empty_like(sim)
                 np.subtract(freq, 1.0, out=shrink)
                 shrink /= shrink + cfg.shrinkage
                 sim *= shrink
         else:  # pearson
             freq64 = freq.astype(f64)
-            si = _dot(R, Mb, exact).astype(f64)
-            sj = si.T if symmetric else _dot(M, Rb, exact).astype(f64)
+            si = stats["si"].astype(f64)
+            sj = si.T if symmetric else stats["sj"].astype(f64)
             var_i = freq64 * sqi - si**2
             var_j = freq64 * sqj - sj**2
             # Exact for integer ratings; otherwise a variance lost in cancellation is none.
@@ -664,9 +697,10 @@ def _similarity(
             unusable |= ~np.isfinite(sim)
         np.copyto(sim, 0.0, where=unusable)
     if symmetric:
-        # Mirror the lower triangle (the upper one is zero); add into a spent buffer.
-        out = prods if prods.dtype == f64 and prods.flags.c_contiguous else None
-        sim = np.add(sim, sim.T, out=out)
+        if a.density > _SPARSE_DENSITY:
+            # BLAS sums in its own order: make (x, x') and (x', x) one number, as Surprise's.
+            lower = np.tril(sim, -1)
+            sim = lower + lower.T
         np.fill_diagonal(sim, 1.0)
     return sim
 
