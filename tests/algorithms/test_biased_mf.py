@@ -77,3 +77,17 @@ def test_fold_in_and_update() -> None:
     model.update(grown)
     assert model.user_factors_.shape[0] == 41
     assert np.isfinite(model.score([40])).all()
+
+
+def test_divergence_on_raw_counts_is_a_clear_error_not_nan() -> None:
+    """Play counts in the hundreds of thousands make SGD overshoot; say so, name the fix."""
+    from teamrec.errors import DataError
+
+    X = random_matrix(40, 30, density=0.3, seed=2)
+    X.data = X.data * 300_000.0
+    with pytest.raises(DataError, match="diverged.*log1p"):
+        BiasedMF(factors=4, epochs=20).fit(X)
+    # The same data on a log scale fits, and every estimate is finite.
+    X.data = np.log1p(X.data)
+    model = BiasedMF(factors=4, epochs=20).fit(X)
+    assert np.isfinite(model.predict(np.arange(40), np.arange(40) % 30).estimate).all()
