@@ -28,9 +28,10 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## bench: the speed benchmarks, side by side with the peer libraries
+## bench: the speed benchmarks, side by side with the peer libraries, then the service load test
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/load_test.py --seconds 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -230,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"service ready at {url} in {time.perf_counter() - t0:.1f}s "
                   f"({N_PEOPLE} people x {N_ITEMS} items, {args.algorithm}, one process)")
         try:
-            import urllib.request
-
             with urllib.request.urlopen(f"{url}/api/v1/teams/{args.team}/model", timeout=30) as r:  # noqa: S310
                 model = json.loads(r.read())
             print(f"model: {model['algorithm']}, {model['people']} people, {model['items']} items, "
