@@ -173,3 +173,22 @@ def test_the_key_field_when_reading_needs_a_key(browser, globex_dir):
         pick(page, "#person-search", "gina", "Gina One")
         page.wait_for_selector("#recommended-items li")
         context.close()
+
+
+def test_api_docs_render_without_network(page, slack_url):
+    """/docs draws every operation from the OpenAPI document with Swagger UI served by the app
+    itself: the browser is allowed no request outside the server."""
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(slack_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(slack_url + "/docs")
+    page.locator(".opblock-summary-path", has_text="/api/v1/teams/{team}/items/{item}/similar").first.wait_for()
+    assert page.locator(".opblock").count() >= 10
+    assert outside == [] and page.errors == []

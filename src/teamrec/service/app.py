@@ -3,7 +3,9 @@
 The app holds a :class:`Service` (settings, event store, model registry, keys) in
 ``app.state.service``. Its lifespan loads or trains every team's model before the server
 accepts a request, so ``/health`` answers once the service is ready. The web page is served
-from ``/`` (``ui/index.html``, with ``/ui/app.js`` and ``/ui/style.css``): no build step.
+from ``/`` (``ui/index.html``, with ``/ui/app.js`` and ``/ui/style.css``): no build step. The
+OpenAPI docs at ``/docs`` load Swagger UI from the installed ``swagger-ui-bundle-v2`` package,
+not from a CDN, so they work on a machine with no network.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from teamrec import __version__
 from teamrec.service import _errors
@@ -82,7 +86,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         version=__version__,
         summary="Recommendations for workplaces: channels, items and people, per team.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files
         redoc_url=None,
         debug=False,
     )
@@ -95,6 +99,17 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
                 route.openapi_extra = {**(route.openapi_extra or {}), "security": [{"APIKeyHeader": []}]}
         app.include_router(router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="teamrec API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
