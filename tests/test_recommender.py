@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,3 +198,24 @@ def test_save_load_round_trip(data, algorithm, tmp_path):
     with pytest.raises(AccessDeniedError):
         loaded.similar_items("#secret-ml", viewer="gus")
     pd.testing.assert_frame_equal(loaded.recommend_many(k=3), model.recommend_many(k=3))
+
+
+def test_items_that_are_not_channels_are_worded_as_items():
+    """Films or articles: no '#', nobody is "in" them."""
+    events, items, users = team_frames()
+    plain = build_matrix(
+        Dataset(events=events[events["kind"] == "message"], items=items, users=users), config=MatrixConfig()
+    )
+    assert plain.item_kind == "item"
+    model = TeamModel.fit(plain, "item-knn")
+    result = model.recommend("gus", k=1, explain=True)[0]
+    assert result.reason.startswith("similar to what you have: ") and "#" not in result.reason
+    like = model.similar_items("ml", k=1)[0]
+    assert re.fullmatch(r"\d+ of the 4 people with ml also have [\w-]+", like.reason), like.reason
+    assert "#" not in TeamModel.fit(plain, "user-knn").recommend("fay", k=1, explain=True)[0].reason
+
+
+def test_item_kind_survives_save_and_load(data, tmp_path):
+    model = TeamModel.fit(data, "item-knn")
+    model.save(tmp_path / "m")
+    assert data.item_kind == "channel" and TeamModel.load(tmp_path / "m").data.item_kind == "channel"

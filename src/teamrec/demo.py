@@ -296,7 +296,7 @@ def demo_dataset(seed: int = 7, n_people: int = 200) -> Dataset:
             "department": [depts[d] for d in dept_of],
         }
     )
-    info = {"format": "demo", "source": f"teamrec.demo(seed={seed})", "seed": seed}
+    info = {"format": "demo", "item_kind": "channel", "source": f"teamrec.demo(seed={seed})", "seed": seed}
     return Dataset(events=events, items=items, users=users, info=info)
 
 

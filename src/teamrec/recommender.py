@@ -244,6 +244,12 @@ class TeamModel:
         return Result(id=str(self.data.items.id_of(i)), name=str(self.data.item_names(i)),
                       score=score, reason=reason, details=details)
 
+    def _label(self, name: str) -> str:
+        """How an item is named in prose: channels get a ``#``, other items their name."""
+        if self.data.item_kind != "channel" or name.startswith("#"):
+            return name
+        return f"#{name}"
+
     def _explain_recommendation(self, u: int, i: int) -> tuple[str | None, dict[str, Any]]:
         try:
             exp: Explanation = self.algorithm.explain(u, i, n=3)
@@ -257,7 +263,7 @@ class TeamModel:
                 if not visible[c.index]:
                     continue  # never name a private channel to a non-member
                 name = str(self.data.item_names(c.index))
-                parts.append(_label(name))
+                parts.append(self._label(name))
                 details.append({"kind": "item", "id": str(self.data.items.id_of(c.index)), "name": name, "weight": c.weight})
             elif c.kind == "user":
                 name = str(self.data.user_names(c.index))
@@ -266,10 +272,11 @@ class TeamModel:
             else:
                 details.append({"kind": c.kind, "weight": c.weight, **c.detail})
         kinds = {d["kind"] for d in details}
+        channels = self.data.item_kind == "channel"
         if "item" in kinds:
-            reason = "because you are in " + ", ".join(parts)
+            reason = ("because you are in " if channels else "similar to what you have: ") + ", ".join(parts)
         elif "user" in kinds:
-            reason = "people like you are here: " + ", ".join(parts)
+            reason = ("people like you are here: " if channels else "people like you have it: ") + ", ".join(parts)
         elif "popularity" in kinds:
             reason = "popular in this team"
         else:
@@ -280,10 +287,14 @@ class TeamModel:
         col_a, col_b = self._binary[:, a], self._binary[:, b]
         n_a = int(col_a.nnz)
         common = int(col_a.multiply(col_b).nnz)
-        name_a = _label(str(self.data.item_names(a)))
-        name_b = _label(str(self.data.item_names(b)))
+        name_a = self._label(str(self.data.item_names(a)))
+        name_b = self._label(str(self.data.item_names(b)))
+        if self.data.item_kind == "channel":
+            reason = f"{common} of the {n_a} people in {name_a} are also in {name_b}"
+        else:
+            reason = f"{common} of the {n_a} people with {name_a} also have {name_b}"
         return (
-            f"{common} of the {n_a} people in {name_a} are also in {name_b}",
+            reason,
             {"common": common, "query_size": n_a, "item_size": int(col_b.nnz)},
         )
 
@@ -294,7 +305,7 @@ class TeamModel:
         # Name only what the asking person may see, and only public or shared items.
         visible = self._visible(u)
         shown = shared[visible[shared]][:3]
-        names = [_label(str(n)) for n in self.data.item_names(shown)]
+        names = [self._label(str(n)) for n in self.data.item_names(shown)]
         reason = f"you share {len(shared)} " + ("item" if len(shared) == 1 else "items")
         if names:
             reason += ": " + ", ".join(names) + (" ..." if len(shared) > len(shown) else "")
@@ -310,11 +321,6 @@ class TeamModel:
         return load_team_model(path)
 
 
-def _label(name: str) -> str:
-    """How an item is named in prose: channels get a ``#``."""
-    return name if name.startswith("#") else f"#{name}"
-
-
 def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -324,7 +330,8 @@ def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
     sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
     data.item_meta.to_parquet(folder / "items.parquet", index=False)
     data.user_meta.to_parquet(folder / "users.parquet", index=False)
-    (folder / "team.json").write_text(json.dumps({"team": data.team, "algorithm": model.algorithm.name}, indent=2))
+    meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
+    (folder / "team.json").write_text(json.dumps(meta, indent=2))
     return folder
 
 
@@ -344,5 +351,6 @@ def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
         item_meta=item_meta,
         user_meta=user_meta,
         members=sp.load_npz(folder / "members.npz").tocsr(),
+        item_kind=meta.get("item_kind", "item"),
     )
     return TeamModel(algorithm, data)

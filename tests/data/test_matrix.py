@@ -110,3 +110,11 @@ def test_config_refuses_unknown_keys():
         MatrixConfig(agg="median")
     with pytest.raises(ValueError):
         MatrixConfig(colour="red")
+
+
+def test_item_kind_is_declared_or_read_from_membership(two_teams):
+    """Channels (people are in them) are worded differently from films or articles."""
+    assert build_matrix(two_teams, team="t1").item_kind == "channel"  # member events
+    assert build_matrix(two_teams, team="t2").item_kind == "item"  # messages only
+    declared = Dataset(events=two_teams.events, info={"item_kind": "item"})
+    assert build_matrix(declared, team="t1").item_kind == "item"

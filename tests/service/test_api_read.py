@@ -139,6 +139,7 @@ def test_model_info(read_client):
     body = read_client.get(f"{T}/model").json()
     assert body["algorithm"] == "item-knn" and body["params"]["neighbors"] == 50
     assert body["people"] == 200 and body["items"] == 64 and body["private_items"] == 4
+    assert body["item_kind"] == "channel"
     assert body["format"] == "demo" and body["source"] == "demo workspace"
     assert body["events"] == {"source": 6626, "store": 0, "stored_now": 0, "since_training": 0}
     assert body["model_version"] == 1 and not body["retraining"]

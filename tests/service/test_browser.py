@@ -192,3 +192,27 @@ def test_api_docs_render_without_network(page, slack_url):
     page.locator(".opblock-summary-path", has_text="/api/v1/teams/{team}/items/{item}/similar").first.wait_for()
     assert page.locator(".opblock").count() >= 10
     assert outside == [] and page.errors == []
+
+
+def test_a_team_of_films_is_worded_as_items(page, ml100k_dir):
+    """Items that are not channels (MovieLens films): no '#', nobody is "in" them."""
+    settings = Settings.model_validate({
+        "database": "memory:",
+        "teams": {"films": {"source": str(ml100k_dir), "format": "movielens"}},
+    })
+    with live_server(create_app(settings, store=MemoryEventStore())) as url:
+        page.goto(url + "/")
+        page.wait_for_selector("#model-info:has-text('1682 items')")
+        assert page.inner_text("#channels-title") == "Items like…"
+        assert page.get_attribute("#item-search", "placeholder") == "Search items"
+        pick(page, "#item-search", "star wars", "Star Wars (1977)")
+        page.wait_for_selector("#similar-items li.result")
+        assert page.inner_text("#item-chosen strong") == "Star Wars (1977)"
+        reasons = texts(page, "#similar-items .reason")
+        assert reasons and all(re.fullmatch(r"\d+ of the 583 people with Star Wars \(1977\) also have .+", r)
+                               for r in reasons), reasons
+        pick(page, "#person-search", "42", "42")
+        page.wait_for_selector("#recommended-items li.result")
+        assert re.fullmatch(r"Items for \d*42\d*", page.inner_text("#recommended-title"))
+        assert not any(n.startswith("#") for n in texts(page, "#recommended-items .result-name"))
+        assert page.errors == []

@@ -69,6 +69,9 @@ class InteractionMatrix:
     """One team's users x items matrix with its vocabularies and aligned metadata.
 
     ``item_meta`` row *i* describes item index *i*; ``user_meta`` row *u* describes user *u*.
+    ``item_kind`` says what the items are, for the words explanations use: ``"channel"``
+    (people are *in* them; named ``#name``) or ``"item"`` (anything else: films, articles);
+    :func:`build_matrix` takes it from the source, or from the presence of ``member`` events.
     """
 
     matrix: sp.csr_matrix
@@ -78,6 +81,7 @@ class InteractionMatrix:
     item_meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     user_meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     members: sp.csr_matrix | None = None
+    item_kind: Literal["channel", "item"] = "item"
 
     def __post_init__(self) -> None:
         self.matrix = sp.csr_matrix(self.matrix, dtype=np.float64)
@@ -230,7 +234,16 @@ def build_matrix(
     return InteractionMatrix(
         matrix=matrix, users=users, items=items, team=str(team),
         item_meta=item_meta, user_meta=user_meta, members=members,
+        item_kind=_item_kind(data.info.get("item_kind"), members_events),
     )
+
+
+def _item_kind(declared: str | None, events: pd.DataFrame) -> Literal["channel", "item"]:
+    """What the items are: as the source declares (``info["item_kind"]``), else channels when
+    people are members of them (``member`` events), else plain items."""
+    if declared in ("channel", "item"):
+        return declared  # type: ignore[return-value]
+    return "channel" if (events["kind"].to_numpy() == "member").any() else "item"
 
 
 def _aggregate(rows, cols, values, timestamps, agg: str, shape) -> sp.csr_matrix:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -144,6 +144,7 @@ class ModelOut(_Out):
     train_seconds: float
     people: int
     items: int
+    item_kind: Literal["channel", "item"] = Field(description="what the items are: channels (people are in them) or any other item")
     private_items: int
     interactions: int
     format: str | None

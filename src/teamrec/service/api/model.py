@@ -28,6 +28,7 @@ def model_info(service, state) -> dict:
         "train_seconds": round(state.train_seconds, 4),
         "people": model.data.n_users,
         "items": model.data.n_items,
+        "item_kind": model.data.item_kind,
         "private_items": int(state.index.private.sum()),
         "interactions": int(model.data.matrix.nnz),
         "format": state.info.get("format"),

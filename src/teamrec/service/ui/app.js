@@ -76,7 +76,26 @@ function el(tag, className, text) {
   return node;
 }
 
-const channelLabel = (name) => (name.startsWith("#") ? name : `#${name}`);
+// Channels are named #name; other items (films, articles) by their own name.
+let itemKind = "channel";
+const channelLabel = (name) => (itemKind !== "channel" || name.startsWith("#") ? name : `#${name}`);
+
+// The words of the page for what the team's items are.
+const WORDING = {
+  channel: { title: "Channels like…", pick: "Pick a channel", search: "Search channels", many: "channels", listFor: "Channels for" },
+  item: { title: "Items like…", pick: "Pick an item", search: "Search items", many: "items", listFor: "Items for" },
+};
+
+function applyWording(kind) {
+  itemKind = kind === "item" ? "item" : "channel";
+  const words = WORDING[itemKind];
+  $("channels-title").textContent = words.title;
+  document.querySelector('label[for="item-search"]').textContent = words.pick;
+  $("item-search").placeholder = words.search;
+  $("item-options").setAttribute("aria-label", words.many[0].toUpperCase() + words.many.slice(1));
+  $("similar-items").setAttribute("aria-label", `Similar ${words.many}`);
+  return words;
+}
 
 // -- pickers ----------------------------------------------------------------------------------
 // A search field with a list of matches under it; choosing one calls onPick(result).
@@ -187,7 +206,7 @@ async function pickItem(item) {
     renderResults(list, answer.results, {
       label: (r) => channelLabel(r.name),
       onPick: (r) => pickItem({ id: r.id, name: r.name }),
-      empty: "No similar channels yet",
+      empty: `No similar ${WORDING[itemKind].many} yet`,
     });
     showError(null);
   } catch (error) {
@@ -203,7 +222,7 @@ async function pickPerson(person) {
   $("person-search").value = person.name;
   saveHash();
   renderChosen($("person-chosen"), person.name, [person.title, person.handle ? `@${person.handle}` : ""]);
-  $("recommended-title").textContent = `Channels for ${person.name}`;
+  $("recommended-title").textContent = `${WORDING[itemKind].listFor} ${person.name}`;
   $("similar-people-title").textContent = `People like ${person.name}`;
   $("person-results").hidden = false;
   const recommended = $("recommended-items");
@@ -217,12 +236,12 @@ async function pickPerson(person) {
       api(teamPath(`${path}/similar`), { k: 10 }),
     ]);
     $("person-search").value = like.user.name;
-    $("recommended-title").textContent = `Channels for ${like.user.name}`;
+    $("recommended-title").textContent = `${WORDING[itemKind].listFor} ${like.user.name}`;
     $("similar-people-title").textContent = `People like ${like.user.name}`;
     renderChosen($("person-chosen"), like.user.name, [
       like.user.title,
       like.user.handle ? `@${like.user.handle}` : "",
-      `${like.user.items} channels`,
+      `${like.user.items} ${WORDING[itemKind].many}`,
     ]);
     renderResults(recommended, recs.results, {
       label: (r) => channelLabel(r.name),
@@ -257,8 +276,9 @@ function saveHash() {
 async function showModel() {
   try {
     const model = await api(teamPath("/model"));
+    const words = applyWording(model.item_kind);
     $("model-info").textContent =
-      `${model.people} people · ${model.items} channels · ${model.algorithm} · model v${model.model_version}`;
+      `${model.people} people · ${model.items} ${words.many} · ${model.algorithm} · model v${model.model_version}`;
   } catch (error) {
     $("model-info").textContent = "";
   }
