@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from teamrec._files import write_folder
 from teamrec.algorithms.base import Algorithm, Explanation
 from teamrec.algorithms.popularity import Popularity
 from teamrec.algorithms.registry import create
@@ -322,17 +323,19 @@ class TeamModel:
 
 
 def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.algorithm.save(folder / "algorithm")
-    data = model.data
-    sp.save_npz(folder / "matrix.npz", data.matrix)
-    sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
-    data.item_meta.to_parquet(folder / "items.parquet", index=False)
-    data.user_meta.to_parquet(folder / "users.parquet", index=False)
-    meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
-    (folder / "team.json").write_text(json.dumps(meta, indent=2))
-    return folder
+    """Write the model folder whole or not at all (a reader sees the old model or the new)."""
+
+    def write(folder: Path) -> None:
+        model.algorithm.save(folder / "algorithm")
+        data = model.data
+        sp.save_npz(folder / "matrix.npz", data.matrix)
+        sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
+        data.item_meta.to_parquet(folder / "items.parquet", index=False)
+        data.user_meta.to_parquet(folder / "users.parquet", index=False)
+        meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
+        (folder / "team.json").write_text(json.dumps(meta, indent=2))
+
+    return write_folder(path, write, marker="team.json", what="a saved teamrec model")
 
 
 def load_team_model(path: str | os.PathLike[str]) -> TeamModel:

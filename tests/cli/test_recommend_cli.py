@@ -85,6 +85,14 @@ def test_train_then_people_and_recommend_by_name_on_the_real_export(capsys, tmp_
     assert [r["id"] for r in direct] == [r["id"] for r in recs]
 
 
+
+def test_train_never_overwrites_a_folder_of_other_files(capsys, tmp_path, slack_export_dir):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "thesis.tex").write_text("years of work")
+    code = main(["train", str(slack_export_dir), "--format", "slack-export", "--out", str(tmp_path / "docs")])
+    assert code == 2 and "refusing to overwrite" in capsys.readouterr().err
+    assert [f.name for f in (tmp_path / "docs").iterdir()] == ["thesis.tex"]
+
 # -- privacy on a generated export -----------------------------------------------------------
 @pytest.mark.parametrize("algorithm", ["item-knn", "user-knn", "cooccurrence", "knn-regression"])
 def test_private_channel_is_never_recommended_to_a_non_member(capsys, export, algorithm):

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from teamrec._files import write_folder
 from teamrec.data.events import ITEM_COLUMNS, USER_COLUMNS, empty_events, normalize_events
 from teamrec.errors import DataError, UnknownIdError
 
@@ -180,31 +179,15 @@ class Dataset:
         The files are written into a temporary folder next to ``directory`` and renamed into
         place; an existing dataset there is replaced only once the new one is complete.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and not (target / "dataset.json").exists() and any(target.iterdir()):
-            raise DataError(
-                "refusing to overwrite a non-empty folder that is not a teamrec dataset",
-                file=str(target),
-            )
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+
+        def write(tmp: Path) -> None:
             self.events.to_parquet(tmp / "events.parquet", index=False)
             self.items.to_parquet(tmp / "items.parquet", index=False)
             self.users.to_parquet(tmp / "users.parquet", index=False)
             meta = {"format_version": FORMAT_VERSION, **_jsonable(self.info)}
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-            old = None
-            if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                target.rename(old)
-            tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+
+        return write_folder(directory, write, marker="dataset.json", what="a teamrec dataset")
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Dataset:

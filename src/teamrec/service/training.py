@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ import pandas as pd
 from teamrec.data.dataset import Dataset
 from teamrec.data.matrix import MatrixConfig, build_matrix, default_config
 from teamrec.data.sources import read_source
-from teamrec.errors import ConfigError, DataError
+from teamrec.errors import ConfigError
 from teamrec.recommender import TeamModel
 from teamrec.service.settings import TeamSettings
 from teamrec.store.base import EventStore
@@ -118,28 +116,9 @@ def has_saved_model(team: TeamSettings) -> bool:
 
 
 def save_atomically(model: TeamModel, folder: str | os.PathLike[str]) -> Path:
-    """Save a model folder beside ``folder`` and rename it into place: a reader of ``folder``
-    sees the old model or the new one, never a half-written one."""
-    target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not (target / "team.json").exists() and any(target.iterdir()):
-        raise DataError("refusing to replace a non-empty folder that is not a saved model", file=str(target))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
-        model.save(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-            target.rename(old)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not target.exists():
-            old.rename(target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+    """Save a model folder whole: a reader of ``folder`` sees the old model or the new one
+    (:meth:`TeamModel.save` writes beside it and renames)."""
+    return model.save(folder)
 
 
 def _source_name(team: TeamSettings) -> str:
