@@ -71,12 +71,17 @@ def normalize_events(frame: pd.DataFrame, *, source: str = "<events>") -> pd.Dat
         raise DataError(f"missing column(s) {', '.join(missing)}", file=source, field=missing[0])
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in ("team", "user", "item", "kind"):
-        values = frame[col].to_numpy()
-        nulls = pd.isna(values)
+        column = frame[col]
+        nulls = column.isna().to_numpy()
         if nulls.any():
             row = int(np.flatnonzero(nulls)[0])
             raise DataError("empty value", file=source, line=row + 2, field=col)
-        out[col] = pd.array(values.astype(str), dtype=object)
+        if pd.api.types.is_string_dtype(column.dtype) and (
+            column.dtype != object or pd.api.types.infer_dtype(column, skipna=False) == "string"
+        ):
+            out[col] = column.array  # already strings (the usual case): no per-value conversion
+        else:
+            out[col] = pd.array(column.to_numpy().astype(str), dtype=object)
     for col in ("value", "timestamp"):
         try:
             out[col] = pd.to_numeric(frame[col].to_numpy(), errors="raise").astype(np.float64)
