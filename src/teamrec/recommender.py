@@ -103,8 +103,13 @@ class TeamModel:
         candidates: list[str] | None = None,
         explain: bool = False,
         fill: bool = True,
+        public_only: bool = False,
     ) -> list[Result]:
         """The ``k`` items ``user`` should look at, best first.
+
+        ``public_only``: the asker is not known to be ``user`` (an anonymous reader of the
+        service), so private items are neither returned nor named in reasons, even the
+        person's own.
 
         An unknown person gets the most popular public items, each with a reason saying so.
         ``exclude`` and ``candidates`` are item ids or names; unknown ones are ignored. When
@@ -116,7 +121,8 @@ class TeamModel:
             u = self._user(user)
         except UnknownIdError:
             return self._popular(k, exclude, candidates, reason="new here: popular in this team")
-        mask = ~self._visible(u)
+        visible = self._visible(None if public_only else u)
+        mask = ~visible
         if exclude:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None
@@ -126,7 +132,7 @@ class TeamModel:
         results = self._item_results(items[0], scores[0])
         if explain:
             for res in results:
-                res.reason, res.details = self._explain_recommendation(u, self._item(res.id))
+                res.reason, res.details = self._explain_recommendation(u, self._item(res.id), visible)
         if fill and len(results) < k and self._fallback is not self.algorithm:
             taken = items[0][items[0] >= 0]
             mask[taken] = True
@@ -197,9 +203,11 @@ class TeamModel:
             res.reason, res.details = self._overlap_reason(i, self._item(res.id))
         return results
 
-    def similar_users(self, user: str, k: int = 10) -> list[Result]:
-        """People like ``user`` (a friend finder), each with what they have in common."""
+    def similar_users(self, user: str, k: int = 10, *, public_only: bool = False) -> list[Result]:
+        """People like ``user`` (a friend finder), each with what they have in common
+        (naming only what ``user`` may see; only public items with ``public_only``)."""
         u = self._user(user)
+        visible = self._visible(None if public_only else u)
         try:
             users, scores = self.algorithm.similar_users(np.array([u]), k)
         except UnsupportedError:
@@ -208,7 +216,7 @@ class TeamModel:
         valid = users[0] >= 0
         results = []
         for other, score in zip(users[0][valid], scores[0][valid]):
-            reason, details = self._shared_items_reason(u, int(other))
+            reason, details = self._shared_items_reason(u, int(other), visible)
             results.append(
                 Result(
                     id=str(self.data.users.id_of(other)),
@@ -241,7 +249,7 @@ class TeamModel:
         if self.data.private[i] and not self._is_member(u, i):
             raise AccessDeniedError(f"{item!r} is private to its members")
         score = float(self.algorithm.score(np.array([u]))[0, i])
-        reason, details = self._explain_recommendation(u, i)
+        reason, details = self._explain_recommendation(u, i, self._visible(u))
         return Result(id=str(self.data.items.id_of(i)), name=str(self.data.item_names(i)),
                       score=score, reason=reason, details=details)
 
@@ -251,12 +259,12 @@ class TeamModel:
             return name
         return f"#{name}"
 
-    def _explain_recommendation(self, u: int, i: int) -> tuple[str | None, dict[str, Any]]:
+    def _explain_recommendation(self, u: int, i: int, visible: np.ndarray) -> tuple[str | None, dict[str, Any]]:
+        """Why ``i`` suits ``u``, naming only items in ``visible`` (what the asker may see)."""
         try:
             exp: Explanation = self.algorithm.explain(u, i, n=3)
         except UnsupportedError:
             return None, {}
-        visible = self._visible(u)
         parts: list[str] = []
         details: list[dict[str, Any]] = []
         for c in exp.contributions:
@@ -299,17 +307,18 @@ class TeamModel:
             {"common": common, "query_size": n_a, "item_size": int(col_b.nnz)},
         )
 
-    def _shared_items_reason(self, u: int, v: int) -> tuple[str, dict[str, Any]]:
+    def _shared_items_reason(self, u: int, v: int, visible: np.ndarray) -> tuple[str, dict[str, Any]]:
+        """What ``u`` and ``v`` have in common, counting and naming only ``visible`` items
+        (a private channel is not even counted for an asker who may not see it)."""
         row_u = self.data.matrix[u].indices
         row_v = self.data.matrix[v].indices
         shared = np.intersect1d(row_u, row_v)
-        # Name only what the asking person may see, and only public or shared items.
-        visible = self._visible(u)
-        shown = shared[visible[shared]][:3]
-        names = [self._label(str(n)) for n in self.data.item_names(shown)]
-        reason = f"you share {len(shared)} " + ("item" if len(shared) == 1 else "items")
+        shared = shared[visible[shared]]
+        names = [self._label(str(n)) for n in self.data.item_names(shared[:3])]
+        noun = "channel" if self.data.item_kind == "channel" else "item"
+        reason = f"you share {len(shared)} {noun}" + ("" if len(shared) == 1 else "s")
         if names:
-            reason += ": " + ", ".join(names) + (" ..." if len(shared) > len(shown) else "")
+            reason += ": " + ", ".join(names) + (" ..." if len(shared) > 3 else "")
         return reason, {"shared": int(len(shared))}
 
     # -- persistence -----------------------------------------------------------------------

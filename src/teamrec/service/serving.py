@@ -111,15 +111,19 @@ class ServingIndex:
         exclude: list[str] | None = None,
         candidates: list[str] | None = None,
         explain: bool = False,
+        public_only: bool = False,
     ) -> list[dict[str, Any]]:
         """What ``TeamModel.recommend`` answers, as plain dicts (see the module docstring)."""
         if explain:
-            return [r.to_dict() for r in self.model.recommend(user, k, exclude=exclude, candidates=candidates, explain=True)]
+            results = self.model.recommend(
+                user, k, exclude=exclude, candidates=candidates, explain=True, public_only=public_only
+            )
+            return [r.to_dict() for r in results]
         try:
             u = self.user_index(user)
         except UnknownIdError:
             return self.popular(k, exclude, candidates)
-        mask = self.hidden(u)
+        mask = self.hidden(None if public_only else u)
         if exclude:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, HTTPException, Query
 
 from teamrec.service.schemas import MAX_K
 from teamrec.service.security import TeamAccess, team_access
@@ -19,8 +19,26 @@ K = Annotated[int, Query(ge=1, le=MAX_K, description="how many results")]
 Limit = Annotated[int, Query(ge=1, le=100, description="how many matches")]
 Viewer = Annotated[
     str | None,
-    Query(description="the person asking: private items they are a member of become visible to them"),
+    Query(description=(
+        "the person asking (needs the team's API key): private items they are a member of "
+        "become visible to them"
+    )),
 ]
+
+
+def trusted_viewer(access: TeamAccess, viewer: str | None) -> str | None:
+    """``viewer`` when the caller may say who is asking: only a caller with the team's key
+    (the team's own application) is trusted to name a person. An anonymous reader sees
+    public items only, so naming a viewer without a key is a 401, not silently ignored."""
+    if viewer is not None and access.key is None:
+        raise HTTPException(401, "viewer= needs the team's API key; without one only public items are shown")
+    return viewer
+
+
+def public_only(access: TeamAccess) -> bool:
+    """Whether answers about a person must leave out every private item: the caller has no
+    key, so nothing says the asker is that person (anyone may read an open service)."""
+    return access.key is None
 
 #: Error responses every team route may give, for the OpenAPI document.
 ERRORS = {
