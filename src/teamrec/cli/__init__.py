@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from types import ModuleType
 
-import click
 import typer
 
 from teamrec.errors import TeamrecError
@@ -31,22 +31,41 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"teamrec.cli.{_name}").register(app)
 
 
+def _click_exception_modules() -> list[ModuleType]:
+    """Where Click's exception classes live: recent Typer releases carry their own copy of
+    Click (``typer._click``) beside, or instead of, the ``click`` package; a usage error may
+    come from either."""
+    modules = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return modules
+
+
+_CLICK = _click_exception_modules()
+_EXIT = (typer.Exit, *(m.Exit for m in _CLICK if hasattr(m, "Exit")))
+_ABORT = (typer.Abort, *(m.Abort for m in _CLICK if hasattr(m, "Abort")))
+_USAGE = tuple(m.ClickException for m in _CLICK)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (tests call this directly)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="teamrec", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except _ABORT:
+        print("aborted", file=sys.stderr)
         return 1
-    except click.ClickException as exc:
+    except _USAGE as exc:
         exc.show()
         return 2
     except TeamrecError as exc:
-        click.echo(f"teamrec: error: {exc}", err=True)
+        print(f"teamrec: error: {exc}", file=sys.stderr)
         return 2
     return result if isinstance(result, int) else 0
 
