@@ -118,3 +118,10 @@ def test_item_kind_is_declared_or_read_from_membership(two_teams):
     assert build_matrix(two_teams, team="t2").item_kind == "item"  # messages only
     declared = Dataset(events=two_teams.events, info={"item_kind": "item"})
     assert build_matrix(declared, team="t1").item_kind == "item"
+
+
+def test_values_that_overflow_when_summed_are_a_clear_error():
+    data = Dataset(events=events([("t", "a", "x", "view", 1e308, 1), ("t", "a", "x", "view", 1e308, 2)]),
+                   info={"source": "huge.csv"})
+    with pytest.raises(DataError, match=r"huge\.csv, field 'value': .*add up to more than a number can hold"):
+        build_matrix(data)

@@ -51,6 +51,17 @@ def test_defaults_and_iso_times(client, store):
         ({"timestamp": "yesterday-ish"}, 0, "timestamp"),
         ({"team": "globex"}, 2, "team"),  # a batch cannot name another team
         ({"kind": "x" * 65}, 4, "kind"),
+        # Values that would poison a team's matrix: overflow to infinity when summed, make
+        # every other event look ages old to time decay, or name nobody.
+        ({"value": 1e308}, 1, "value"),
+        ({"value": -2e9}, 1, "value"),
+        ({"value": True}, 0, "value"),
+        ({"timestamp": 1e300}, 3, "timestamp"),
+        ({"timestamp": -1e18}, 3, "timestamp"),
+        ({"timestamp": "2150-01-01T00:00:00Z"}, 3, "timestamp"),
+        ({"timestamp": True}, 2, "timestamp"),
+        ({"user": "   "}, 4, "user"),
+        ({"kind": " "}, 0, "kind"),
     ],
 )
 def test_a_bad_event_is_422_naming_index_and_field_and_nothing_is_stored(client, store, bad, index, field):
@@ -64,6 +75,12 @@ def test_a_bad_event_is_422_naming_index_and_field_and_nothing_is_stored(client,
     assert body["message"].startswith(f"events[{index}].{field}: ")
     assert "Traceback" not in response.text
     assert store.count() == 0
+
+
+def test_negative_votes_and_ordinary_times_are_fine(client, store):
+    batch = [event(value=-1, timestamp=0), event(value=1, timestamp=4.1e9), event(value=-1e9, timestamp="1999-12-31T23:59:59Z")]
+    assert client.post(f"{T}/events", json={"events": batch}, headers=W).status_code == 201
+    assert store.events("demo")["value"].tolist() == [-1.0, 1.0, -1e9]
 
 
 def test_a_missing_field(client, store):

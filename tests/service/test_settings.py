@@ -49,8 +49,12 @@ def config(tmp_path, monkeypatch) -> Path:
     return path
 
 
+#: The variable the TOML's key_env names, as load_settings(env=...) sees it.
+KEY_ENV = {"DEMO_KEY_FOR_TEST": "another-long-secret-key-5678"}
+
+
 def test_a_settings_file(config):
-    settings = load_settings(config, env={})
+    settings = load_settings(config, env=KEY_ENV)
     assert settings.port == 8123 and settings.read_keys and settings.mode == "production"
     assert settings.database == str(config.parent / "data" / "events.sqlite3")  # relative to the file
     acme = settings.teams["acme"]
@@ -72,6 +76,7 @@ def test_environment_overrides(config):
         "TEAMREC_TEAMS__NEWTEAM__FORMAT": "demo",
         "TEAMREC_CONFIG": "ignored: not a setting",
         "TEAMREC_ADMIN_KEY": "ignored too",
+        **KEY_ENV,
     }
     settings = load_settings(config, env=env)
     assert settings.port == 9001 and not settings.read_keys
@@ -110,6 +115,15 @@ def test_weak_secrets_only_warn_in_development(caplog):
     assert settings.mode == "development" and "development mode only" in caplog.text
     with pytest.raises(ConfigError, match="empty"):
         load_settings(None, env={}, overrides={**data, "keys": [{"team": "demo", "key": ""}]})
+
+
+def test_key_env_reads_the_given_environment_else_the_process(config, monkeypatch):
+    """env= is the whole environment: a key_env is looked up there, not in os.environ."""
+    assert load_settings(config, env={"DEMO_KEY_FOR_TEST": "y" * 20}).keys[1].key.get_secret_value() == "y" * 20
+    with pytest.raises(ConfigError, match="is empty"):
+        load_settings(config, env={})
+    # Without env=, the process environment (the fixture sets the variable there).
+    assert load_settings(config).keys[1].key.get_secret_value() == "another-long-secret-key-5678"
 
 
 def test_a_missing_key_env_is_an_empty_secret(monkeypatch):

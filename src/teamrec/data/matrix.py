@@ -211,7 +211,14 @@ def build_matrix(
     items = Vocab(pd.unique(events["item"].to_numpy()), kind="item")
     rows = users.lookup(events["user"].to_numpy())
     cols = items.lookup(events["item"].to_numpy())
-    matrix = _aggregate(rows, cols, values, timestamps, config.agg, (len(users), len(items)))
+    with np.errstate(over="ignore"):
+        matrix = _aggregate(rows, cols, values, timestamps, config.agg, (len(users), len(items)))
+    if not np.isfinite(matrix.data).all():
+        raise DataError(
+            f"team {team!r}: the values of some (user, item) pairs add up to more than a number can "
+            "hold; the source has absurdly large values",
+            file=str(data.info.get("source", "<events>")), field="value",
+        )
 
     if config.min_value is not None:
         matrix = weighting.drop_below(matrix, config.min_value)

@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Id = Annotated[str, Field(min_length=1, max_length=256)]
+Id = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]  # not only spaces
+
+#: The largest strength one event may carry (either sign: -1/+1 votes are events too). Larger
+#: values are mistakes, and a few of them summed would overflow a team's matrix to infinity.
+MAX_EVENT_VALUE = 1e9
+#: Event times must fall in 1970-01-01 .. 2100-01-01 (seconds since the Unix epoch): one
+#: absurd time would make every real event look ages old to time decay.
+MAX_TIMESTAMP = 4_102_444_800.0
 
 #: The most events one POST may carry.
 MAX_BATCH = 10_000
@@ -161,19 +168,31 @@ class EventIn(BaseModel):
 
     user: Id
     item: Id
-    kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+    kind: Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S")] = Field(
         description="member, message, reply, reaction, view, rating, ... (the team's matrix settings pick kinds)"
     )
-    value: float = Field(1.0, allow_inf_nan=False)
+    value: float = Field(1.0, allow_inf_nan=False, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE)
     timestamp: float | datetime | None = Field(
-        None, description="seconds since the Unix epoch, or an ISO 8601 time (UTC when no zone)"
+        None, description="seconds since the Unix epoch, or an ISO 8601 time (UTC when no zone), 1970 to 2100"
     )
+
+    @field_validator("value", "timestamp", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true/false")
+        return value
 
     @field_validator("timestamp")
     @classmethod
     def _epoch(cls, value: float | datetime | None) -> float | datetime | None:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("timestamp must be a finite number")
+        if value is None:
+            return value
+        seconds = value if isinstance(value, float) else (
+            value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        ).timestamp()
+        if not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_TIMESTAMP:
+            raise ValueError("timestamp must be a time between 1970 and 2100")
         return value
 
     def epoch(self) -> float:

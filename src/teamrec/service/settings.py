@@ -42,7 +42,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from teamrec.errors import ConfigError
 
@@ -131,11 +140,13 @@ class Settings(BaseModel):
         return teams
 
     @model_validator(mode="after")
-    def _check_keys(self) -> Settings:
+    def _check_keys(self, info: ValidationInfo) -> Settings:
+        # The variables a key_env names: load_settings(env=...) passes its own mapping.
+        env = (info.context or {}).get("env", os.environ)
         seen: dict[str, str] = {}
         for entry in self.keys:
             if entry.key_env is not None and not entry.key.get_secret_value():
-                entry.key = SecretStr(os.environ.get(entry.key_env, ""))
+                entry.key = SecretStr(env.get(entry.key_env, ""))
             secret = entry.key.get_secret_value()
             if entry.team not in self.teams:
                 raise ValueError(f"key {entry.label!r} is for team {entry.team!r}, which is not configured")
@@ -186,7 +197,7 @@ def load_settings(
     for key, value in (overrides or {}).items():
         data[key] = value
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data, context={"env": env})
     except ValidationError as exc:
         raise ConfigError(f"{where}: {describe(exc)}") from None
 
