@@ -30,7 +30,11 @@ def test_stats_lastfm(capsys, lastfm_dir):
 
 def test_stats_slack_export(capsys, slack_export_dir):
     out = stats_json(capsys, slack_export_dir, "--format", "slack-export")
-    assert out["items"] == 39 and out["teams"] == 1
+    assert out["items"] == 39 and out["teams"] == 1 and out["users"] == 51
+    # users.json lists 71; the 6 bots and 14 deleted users are left out of the 51 above.
+    reader = out["reader"]
+    assert (reader["users_in_export"], reader["bots_left_out"], reader["deleted_left_out"]) == (71, 6, 14)
+    assert reader["users_kept"] == 51 and reader["channels"] == 39
 
 
 def test_ingest_then_stats_from_the_folder(capsys, tmp_path, ml100k_dir):

@@ -169,3 +169,14 @@ def test_model_dir_refuses_algorithm_options(capsys, export, tmp_path):
     capsys.readouterr()
     assert main(["similar", "--model-dir", str(tmp_path / "m"), "ml", "-a", "user-knn"]) == 2
     assert "saved model" in capsys.readouterr().err
+
+
+def test_no_binary_lets_slack_activity_reach_the_model(capsys, slack_export_dir):
+    """A Slack export defaults to membership (0/1); --no-binary keeps the activity counts,
+    which Slack's KNN regression predicts."""
+    base = [str(slack_export_dir), "--format", "slack-export", "--kind", "message", "--kind", "reply",
+            "--kind", "reaction", "-a", "knn-regression", "Rachel Mann", "-k", "3"]
+    binary = run_json(capsys, "recommend", *base)
+    counts = run_json(capsys, "recommend", *base, "--no-binary")
+    assert all(r["score"] <= 1.0 + 1e-9 for r in binary)
+    assert max(r["score"] for r in counts) > 2.0

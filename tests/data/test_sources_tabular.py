@@ -361,3 +361,11 @@ def test_parquet_bad_rows_missing_columns_and_broken_files(tmp_path):
     empty = write(tmp_path, "empty.parquet", "")
     with pytest.raises(DataError, match="empty file"):
         read_parquet(empty)
+
+
+@pytest.mark.parametrize("sep", [",", "\t", ";", "|"])
+def test_csv_separator_comes_from_the_header(tmp_path, sep):
+    path = tmp_path / "events.txt"
+    path.write_text(sep.join(["user", "item", "value"]) + "\n" + sep.join(["u1", "i1", "2.5"]) + "\n")
+    events = read_csv(path).events
+    assert events[["user", "item", "value"]].values.tolist() == [["u1", "i1", 2.5]]

@@ -31,7 +31,10 @@ ColumnsOpt = Annotated[
 ]
 KindsOpt = Annotated[list[str] | None, typer.Option("--kind", help="event kinds to use (repeatable); default per format")]
 AggOpt = Annotated[str | None, typer.Option("--agg", help="aggregate repeated (user, item) events: sum, max, count, last")]
-BinaryOpt = Annotated[bool, typer.Option("--binary", help="every interaction counts 1")]
+BinaryOpt = Annotated[
+    bool | None,
+    typer.Option("--binary/--no-binary", help="every interaction counts 1 (--no-binary: keep the values; default per format)"),
+]
 Log1pOpt = Annotated[bool, typer.Option("--log1p", help="values become log(1 + x)")]
 HalfLifeOpt = Annotated[float | None, typer.Option("--half-life", help="time decay half-life in days")]
 MinValueOpt = Annotated[float | None, typer.Option("--min-value", help="drop entries below this value")]
@@ -72,7 +75,7 @@ def matrix_config(
     fmt: str | None,
     kinds: list[str] | None = None,
     agg: str | None = None,
-    binary: bool = False,
+    binary: bool | None = None,
     log1p: bool = False,
     half_life: float | None = None,
     min_value: float | None = None,
@@ -86,8 +89,8 @@ def matrix_config(
         overrides["kinds"] = tuple(kinds)
     if agg:
         overrides["agg"] = agg
-    if binary:
-        overrides["binary"] = True
+    if binary is not None:
+        overrides["binary"] = binary
     if log1p:
         overrides["log1p"] = True
     if half_life is not None:

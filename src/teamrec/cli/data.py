@@ -40,6 +40,8 @@ def stats(source: SourceArg, fmt: FormatOpt = None, skip_bad_rows: SkipBadOpt = 
         f"events read: {result['events']}, kept: {result['events_kept']}, "
         f"duplicates dropped: {result['duplicates_dropped']}, bad rows skipped: {result['rows_skipped']}"
     )
+    if result["reader"]:
+        console.print("reader: " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result["reader"].items()))
 
 
 def ingest(source: SourceArg,

@@ -176,7 +176,7 @@ def evaluate(
     kind_weight: KindWeightOpt = None,
     kind_value: KindValueOpt = None,
     agg: AggOpt = None,
-    binary: BinaryOpt = False,
+    binary: BinaryOpt = None,
     log1p: Log1pOpt = False,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
@@ -207,7 +207,8 @@ def evaluate(
 
     command = _command_line(source, fmt, {
         "--team": team, "--column": columns, "--kind": kinds, "--kind-value": kind_value,
-        "--kind-weight": kind_weight, "--agg": agg, "--binary": binary, "--log1p": log1p,
+        "--kind-weight": kind_weight, "--agg": agg, "--binary": binary or None,
+        "--no-binary": binary is False or None, "--log1p": log1p,
         "--half-life": half_life, "--min-value": min_value, "--min-user": min_user or None,
         "--min-item": min_item or None, "--skip-bad-rows": skip_bad_rows, "--protocol": protocol,
         "--test-share": test_share, "--zero-ratio": zero_ratio, "--folds": folds, "--negatives": negatives,

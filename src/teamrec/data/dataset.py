@@ -82,6 +82,10 @@ def normalize_users(users: pd.DataFrame | None) -> pd.DataFrame:
     )
 
 
+#: Provenance keys :meth:`Dataset.stats` reports in their own fields.
+_STATS_KEYS = {"format", "source", "rows_read", "rows_skipped", "duplicates_dropped", "format_version"}
+
+
 @dataclass
 class Dataset:
     """Events plus item and user metadata, for one or many teams.
@@ -170,6 +174,12 @@ class Dataset:
                 float(np.mean([t["density"] for t in per_team.values()])) if per_team else 0.0
             ),
             "per_team": per_team,
+            # What the reader noted beyond the events (e.g. a Slack export's users.json
+            # count, with the bots and deleted users left out), numbers only.
+            "reader": {
+                k: v for k, v in sorted(self.info.items())
+                if k not in _STATS_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
+            },
         }
 
     # -- storage ---------------------------------------------------------------------------

@@ -104,13 +104,30 @@ def _check_kind_values(kind_values: Mapping[str, Any] | None) -> dict[str, float
     return out
 
 
+#: Separators :func:`sniff_separator` considers, the first winning a tie.
+SEPARATORS = (",", "\t", ";", "|")
+
+
+def sniff_separator(path: Path, encoding: str = "utf-8") -> str:
+    """The separator of a delimited file's header line: the most frequent of
+    :data:`SEPARATORS` in it (a comma for a one-column header or an unreadable file, which
+    the reader then reports)."""
+    try:
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            header = fh.readline(1 << 16)
+    except OSError:
+        return ","
+    counts = [header.count(s) for s in SEPARATORS]
+    return SEPARATORS[counts.index(max(counts))] if max(counts) else ","
+
+
 def read_csv(
     path: Path,
     *,
     skip_bad_rows: bool = False,
     progress: Progress | None = None,
     columns: Mapping[str, str] | None = None,
-    sep: str = ",",
+    sep: str | None = None,
     encoding: str = "utf-8",
     kind_values: Mapping[str, float] | None = None,
     team: str = DEFAULT_TEAM,
@@ -120,16 +137,20 @@ def read_csv(
 ) -> Dataset:
     """Read events from delimited text with a header row.
 
-    ``drop_duplicates=True`` drops exact repeats of a whole line (every column).
+    ``sep`` defaults to what the header line is split by: a comma, tab, semicolon or bar,
+    whichever it holds most of (a comma when none), so ``.tsv`` and ``.dat`` files read as
+    they are. ``drop_duplicates=True`` drops exact repeats of a whole line (every column).
     """
     reject_unknown_options("csv", options)
-    if not isinstance(sep, str) or len(sep) != 1:
-        raise ConfigError(f"sep must be one character, got {sep!r}")
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise ConfigError(f"unknown encoding {encoding!r}") from None
     path = Path(path)
+    if sep is None:
+        sep = sniff_separator(path, encoding)
+    if not isinstance(sep, str) or len(sep) != 1:
+        raise ConfigError(f"sep must be one character, got {sep!r}")
     spec = Delimited(path, sep=sep, encoding=encoding)
     found = read_header(spec)
     columns_spec, _ = _event_columns(
