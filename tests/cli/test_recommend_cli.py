@@ -180,3 +180,16 @@ def test_no_binary_lets_slack_activity_reach_the_model(capsys, slack_export_dir)
     counts = run_json(capsys, "recommend", *base, "--no-binary")
     assert all(r["score"] <= 1.0 + 1e-9 for r in binary)
     assert max(r["score"] for r in counts) > 2.0
+
+
+def test_kind_values_and_weights_on_every_command(capsys, tmp_path):
+    """--kind-value / --kind-weight (Deskdrop's strengths, say) reach recommend and train too."""
+    rows = ["user,item,kind,value"] + [f"u{i},a,view,1" for i in range(6)] + ["u1,b,like,1", "u2,b,like,1", "z,c,view,1"]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(rows) + "\n")
+    base = ["recommend", str(path), "--format", "csv", "z", "-k", "2", "-a", "popularity", "--param", "by=value"]
+    assert [r["id"] for r in run_json(capsys, *base)] == ["a", "b"]  # 6 views beat 2 likes
+    assert [r["id"] for r in run_json(capsys, *base, "--kind-value", "like=10")] == ["b", "a"]
+    assert [r["id"] for r in run_json(capsys, *base, "--kind-weight", "like=5")] == ["b", "a"]
+    assert main(base + ["--kind-value", "like=lots"]) == 2
+    assert "--kind-value like: not a number" in capsys.readouterr().err

@@ -40,6 +40,13 @@ HalfLifeOpt = Annotated[float | None, typer.Option("--half-life", help="time dec
 MinValueOpt = Annotated[float | None, typer.Option("--min-value", help="drop entries below this value")]
 MinUserOpt = Annotated[int, typer.Option("--min-user", help="keep users with at least N items")]
 MinItemOpt = Annotated[int, typer.Option("--min-item", help="keep items with at least N users")]
+KindWeightOpt = Annotated[
+    list[str] | None, typer.Option("--kind-weight", help="multiply the values of one event kind, KIND=W (repeatable)")
+]
+KindValueOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kind-value", help="give every event of a kind this value, KIND=V (repeatable; e.g. Deskdrop strengths)"),
+]
 
 
 def read_dataset(source: Path, fmt: str | None, skip_bad_rows: bool = False, columns: list[str] | None = None) -> Dataset:
@@ -71,6 +78,28 @@ def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
     return out
 
 
+def parse_floats(pairs: list[str] | None, option: str) -> dict[str, float]:
+    """``KEY=NUMBER`` pairs as a dict; a clear error naming the option for a non-number."""
+    out = {}
+    for key, value in parse_pairs(pairs or [], option).items():
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"{option} {key}: not a number: {value!r}") from None
+    return out
+
+
+def apply_kind_values(dataset: Dataset, kind_value: list[str] | None) -> Dataset:
+    """``--kind-value KIND=V``: every event of that kind gets value ``V`` (others keep theirs)."""
+    values = parse_floats(kind_value, "--kind-value")
+    if not values:
+        return dataset
+    events = dataset.events.copy()
+    mapped = events["kind"].map(values)
+    events["value"] = mapped.fillna(events["value"]).to_numpy(dtype=float)
+    return Dataset(events=events, items=dataset.items, users=dataset.users, info=dict(dataset.info))
+
+
 def matrix_config(
     fmt: str | None,
     kinds: list[str] | None = None,
@@ -81,6 +110,7 @@ def matrix_config(
     min_value: float | None = None,
     min_user: int = 0,
     min_item: int = 0,
+    kind_weight: list[str] | None = None,
 ) -> MatrixConfig:
     """The format's matrix defaults with the command-line overrides applied."""
     base = default_config(fmt).model_dump()
@@ -101,6 +131,9 @@ def matrix_config(
         overrides["min_user_interactions"] = min_user
     if min_item:
         overrides["min_item_interactions"] = min_item
+    weights = parse_floats(kind_weight, "--kind-weight")
+    if weights:
+        overrides["kind_weights"] = weights
     try:
         return MatrixConfig(**{**base, **overrides})
     except ValueError as exc:

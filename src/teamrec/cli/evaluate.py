@@ -31,6 +31,8 @@ from teamrec.cli._common import (
     HalfLifeOpt,
     JsonOpt,
     KindsOpt,
+    KindValueOpt,
+    KindWeightOpt,
     Log1pOpt,
     MinItemOpt,
     MinUserOpt,
@@ -38,13 +40,13 @@ from teamrec.cli._common import (
     SkipBadOpt,
     SourceArg,
     TeamOpt,
+    apply_kind_values,
     echo_json,
     matrix_config,
     parse_pairs,
     read_dataset,
     team_matrix,
 )
-from teamrec.data.dataset import Dataset
 from teamrec.errors import ConfigError
 from teamrec.evaluation import grid as G
 from teamrec.evaluation import report as R
@@ -79,12 +81,6 @@ FoldsOpt = Annotated[int | None, typer.Option("--folds", help="kfold: number of 
 NegativesOpt = Annotated[
     int | None, typer.Option("--negatives", help="sampled: untouched items per held-out item (default 100)")
 ]
-KindWeightOpt = Annotated[
-    list[str] | None, typer.Option("--kind-weight", help="multiply the values of one event kind, KIND=W (repeatable)")
-]
-KindValueOpt = Annotated[
-    list[str] | None, typer.Option("--kind-value", help="give every event of a kind this value, KIND=V (repeatable)")
-]
 
 
 def _algorithm_specs(algorithms: list[str], params: list[str], grids: list[str]) -> list[AlgorithmSpec]:
@@ -117,21 +113,6 @@ def _algorithm_specs(algorithms: list[str], params: list[str], grids: list[str])
     return list(specs.values())
 
 
-def _apply_kind_values(dataset: Dataset, kind_values: dict[str, float]) -> Dataset:
-    events = dataset.events.copy()
-    mapped = events["kind"].map(kind_values)
-    events["value"] = mapped.fillna(events["value"]).to_numpy(dtype=float)
-    return Dataset(events=events, items=dataset.items, users=dataset.users, info=dict(dataset.info))
-
-
-def _floats(pairs: list[str] | None, option: str) -> dict[str, float]:
-    out = {}
-    for key, value in parse_pairs(pairs or [], option).items():
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise ConfigError(f"{option} {key}: not a number: {value!r}") from None
-    return out
 
 
 def _command_line(source: Path, fmt: str | None, args: dict[str, Any]) -> str:
@@ -192,16 +173,9 @@ def evaluate(
     }
     chosen = create_protocol(protocol, protocol_params)
     specs = _algorithm_specs(algorithm, param or [], grid or [])
-    weights = _floats(kind_weight, "--kind-weight")
-    values = _floats(kind_value, "--kind-value")
-
-    dataset = read_dataset(source, fmt, skip_bad_rows, columns)
-    if values:
-        dataset = _apply_kind_values(dataset, values)
+    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
     config = matrix_config(dataset.info.get("format", fmt), kinds, agg, binary, log1p, half_life,
-                           min_value, min_user, min_item)
-    if weights:
-        config = config.model_copy(update={"kind_weights": weights})
+                           min_value, min_user, min_item, kind_weight)
     matrix = team_matrix(dataset, team, config)
     data = eval_data(dataset, matrix, config)
 

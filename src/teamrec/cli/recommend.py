@@ -25,12 +25,15 @@ from teamrec.cli._common import (
     HalfLifeOpt,
     JsonOpt,
     KindsOpt,
+    KindValueOpt,
+    KindWeightOpt,
     Log1pOpt,
     MinItemOpt,
     MinUserOpt,
     MinValueOpt,
     SkipBadOpt,
     TeamOpt,
+    apply_kind_values,
     echo_json,
     matrix_config,
     parse_pairs,
@@ -101,6 +104,8 @@ def load_team_model(
     min_value: float | None = None,
     min_user: int = 0,
     min_item: int = 0,
+    kind_value: list[str] | None = None,
+    kind_weight: list[str] | None = None,
 ) -> TeamModel:
     """A saved model, or one fitted now on a source with the matrix options."""
     if model_dir is not None:
@@ -108,9 +113,10 @@ def load_team_model(
             raise ConfigError("--algorithm and --param apply when fitting on SOURCE; a saved model has its own")
         return TeamModel.load(model_dir)
     assert source is not None
-    dataset = read_dataset(source, fmt, skip_bad_rows, columns)
+    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
     config = matrix_config(
-        fmt or dataset.info.get("format"), kinds, agg, binary, log1p, half_life, min_value, min_user, min_item
+        fmt or dataset.info.get("format"), kinds, agg, binary, log1p, half_life, min_value, min_user, min_item,
+        kind_weight,
     )
     matrix = team_matrix(dataset, team, config)
     return TeamModel.fit(matrix, algorithm or DEFAULT_ALGORITHM, parse_params(params))
@@ -154,12 +160,15 @@ def similar(
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
     min_item: MinItemOpt = 0,
+    kind_value: KindValueOpt = None,
+    kind_weight: KindWeightOpt = None,
 ) -> None:
     """Items like ITEM ("channels like #machine-learning"), never ITEM itself."""
     path, key = _split_args(source, item, model_dir, "ITEM")
     model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
                             skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
+                            kind_value=kind_value, kind_weight=kind_weight)
     results = model.similar_items(key, k, viewer=viewer)
     name = model.data.item_names(model.data.find_item(key))
     _print(results, f"like {name}", as_json)
@@ -187,12 +196,15 @@ def recommend(
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
     min_item: MinItemOpt = 0,
+    kind_value: KindValueOpt = None,
+    kind_weight: KindWeightOpt = None,
 ) -> None:
     """Items for USER, best first, each with the reason behind it."""
     path, key = _split_args(source, user, model_dir, "USER")
     model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
                             skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
+                            kind_value=kind_value, kind_weight=kind_weight)
     u = model.data.find_user(key)  # a typo is an error here, not a popularity list
     results = model.recommend(key, k, explain=True)
     _print(results, f"for {model.data.user_names(u)}", as_json)
@@ -220,13 +232,16 @@ def people(
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
     min_item: MinItemOpt = 0,
+    kind_value: KindValueOpt = None,
+    kind_weight: KindWeightOpt = None,
 ) -> None:
     """People like USER, with what they have in common (user-knn unless the algorithm has
     its own user similarities)."""
     path, key = _split_args(source, user, model_dir, "USER")
     model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
                             skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
+                            kind_value=kind_value, kind_weight=kind_weight)
     u = model.data.find_user(key)
     _print(model.similar_users(key, k), f"people like {model.data.user_names(u)}", as_json)
 
@@ -249,11 +264,14 @@ def train(
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
     min_item: MinItemOpt = 0,
+    kind_value: KindValueOpt = None,
+    kind_weight: KindWeightOpt = None,
 ) -> None:
     """Fit an algorithm on a source and save it (arrays + JSON) for --model-dir."""
     model = load_team_model(source, None, fmt=fmt, algorithm=algorithm, params=param, team=team,
                             skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item)
+                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
+                            kind_value=kind_value, kind_weight=kind_weight)
     model.save(out)
     summary = {
         "out": str(out),
