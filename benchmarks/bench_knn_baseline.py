@@ -120,7 +120,7 @@ def ranking(fold: Fold, model: KNNBaseline, theirs_opts: dict, n_people: int = 2
     ms = lambda values, q: 1000 * float(np.percentile(values, q))  # noqa: E731
     print(f"\n== ranking one person's 1,000 candidate items (recommend(k=10, candidates=...), {n_people} people) ==")
     print(f"first request for a person (computes their row): median {ms(cold, 50):.3f} ms, p95 {ms(cold, 95):.3f} ms")
-    print(f"later requests (row kept):                       median {ms(warm, 50):.3f} ms, p95 {ms(warm, 95):.3f} ms")
+    print(f"later requests, or any after warm() (row kept):  median {ms(warm, 50):.3f} ms, p95 {ms(warm, 95):.3f} ms")
     print(f"every person's row at once ({fold.X.shape[0]} x {fold.X.shape[1]}): {everyone:.3f} s")
     print(f"Surprise, 1,000 predict() calls + sort:          median {ms(surprise_times, 50):.1f} ms")
 

@@ -61,6 +61,15 @@ class AlgorithmContract:
         assert algo.fit(self.matrix()) is algo
         assert algo.is_fitted and algo._state()
 
+    def test_warm_changes_no_answer(self, fitted: Algorithm) -> None:
+        users = np.arange(self.matrix().shape[0])
+        cand = np.arange(0, self.matrix().shape[1], 2)
+        before = fitted.score(users), fitted.recommend(users, k=4, candidates=cand)
+        assert fitted.warm() is fitted
+        after = fitted.score(users), fitted.recommend(users, k=4, candidates=cand)
+        np.testing.assert_allclose(after[0], before[0], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(after[1][0], before[1][0])
+
     def test_unknown_parameter_is_a_config_error(self) -> None:
         with pytest.raises(ConfigError, match="no_such_parameter"):
             type(self.make())(no_such_parameter=1)

@@ -266,3 +266,18 @@ def test_two_key_topk_equals_the_shared_helper(seed: int) -> None:
         want = _topk.topk(primary.copy(), k, secondary=secondary)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_warm_keeps_every_row_so_rankings_are_lookups():
+    from teamrec.testing import random_matrix
+
+    X = random_matrix(30, 25, density=0.4, seed=3)
+    cold = KNNBaseline().fit(X)
+    warm = KNNBaseline().fit(X).warm()
+    assert warm._cached.all() and cold._cache is None
+    cand = np.arange(0, 25, 3)  # a short list: estimated on its own when the row is not kept
+    for u in range(30):
+        a, b = cold.recommend([u], k=5, candidates=cand), warm.recommend([u], k=5, candidates=cand)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_allclose(a[1], b[1], rtol=0, atol=1e-12)
+    assert KNNBaseline(cache_max_cells=10).fit(X).warm()._cache is None  # too big to keep: nothing

@@ -112,3 +112,15 @@ def test_names_resolve_like_the_matrix_does():
             find("sam lee")
         with pytest.raises(UnknownIdError):
             find("nobody")
+
+
+def test_a_model_is_warmed_before_it_serves():
+    """KNN with baselines keeps every row of estimates from the start: no request pays for a
+    first computation."""
+    from teamrec.service.settings import TeamSettings
+    from teamrec.service.training import train
+    from teamrec.store import MemoryEventStore
+
+    team = TeamSettings.model_validate({"format": "demo", "algorithm": "knn-baseline"})
+    trained = train("demo", team, MemoryEventStore())
+    assert trained.model.algorithm._cached.all()

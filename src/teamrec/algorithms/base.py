@@ -129,6 +129,12 @@ class Algorithm:
         """
         return self.fit(X)
 
+    def warm(self) -> Self:
+        """Precompute what answering requests needs, before a model is put in service (a
+        server calls it once after fit or load). Most algorithms have nothing to do."""
+        self._check_fitted()
+        return self
+
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "X_")

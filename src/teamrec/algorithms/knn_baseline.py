@@ -339,6 +339,15 @@ class KNNBaseline(Algorithm):
             users = np.arange(len(users))
         return self._compute(users, user_items, items)
 
+    def warm(self) -> KNNBaseline:
+        """Compute and keep every trained person's row of estimates when they fit in
+        ``cache_max_cells``: each later ranking (a person's 1,000 candidates, say) is then a
+        lookup and a top-k, never a first request (ml-100k: about 0.9 s, once)."""
+        self._check_fitted()
+        if self.n_users * self.n_items <= self.config.cache_max_cells:
+            self._estimates(np.arange(self.n_users), None)
+        return self
+
     def _compute(
         self, users: np.ndarray, user_items: sp.csr_matrix | None, items: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

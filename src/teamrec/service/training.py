@@ -87,6 +87,7 @@ def train(name: str, team: TeamSettings, store: EventStore) -> Trained:
     data = Dataset(events=events, items=base.items, users=base.users, info=dict(base.info))
     matrix = build_matrix(data, team=name, config=matrix_config(team, base.info.get("format", team.format)))
     model = TeamModel.fit(matrix, team.algorithm, team.params)
+    model.algorithm.warm()  # before it serves: no request pays for a first computation
     seconds = time.perf_counter() - start
     info = {
         "format": base.info.get("format", team.format),
@@ -104,6 +105,7 @@ def load(name: str, team: TeamSettings) -> Trained:
     assert team.model_dir is not None
     start = time.perf_counter()
     model = TeamModel.load(team.model_dir)
+    model.algorithm.warm()
     return Trained(
         model=model,
         seconds=time.perf_counter() - start,
