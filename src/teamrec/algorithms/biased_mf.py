@@ -111,43 +111,34 @@ def _sgd(
 ) -> None:
     """Mini-batch SGD over the given ratings, in place (item parameters frozen unless
     ``train_items``); stops with a clear error as soon as an epoch diverges."""
-    for _ in range(epochs):
-        with np.errstate(over="ignore", invalid="ignore"):
-            _sgd_epoch(users, items, ratings, mu, params, cfg, rng, train_items)
-        _check_converging(params, ratings, cfg)
-
-
-def _sgd_epoch(
-    users: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    mu: float,
-    params: _Params,
-    cfg: BiasedMFConfig,
-    rng: np.random.Generator,
-    train_items: bool,
-) -> None:
-    """One pass over the ratings in a fresh random order, ``batch_size`` at a time."""
     lr, reg = cfg.learning_rate, cfg.regularization
     dtype = params.P.dtype
     n_users, n_items = len(params.bu), len(params.bi)
-    order = rng.permutation(len(ratings))
-    for start in range(0, len(ratings), cfg.batch_size):
-        b = order[start : start + cfg.batch_size]
-        u, i, r = users[b], items[b], ratings[b]
-        pu, qi = params.P[u], params.Q[i]
-        bu, bi = params.bu[u], params.bi[i]
-        err = r - (mu + bu + bi + np.einsum("ij,ij->i", pu, qi))
-        step = (lr * err).astype(dtype)[:, None]
-        if train_items:
-            params.bi += lr * np.bincount(i, err - reg * bi, minlength=n_items)
-            grad_q = pu * step
-            grad_q -= (lr * reg) * qi
-            _scatter_add(params.Q, i, grad_q)
-        params.bu += lr * np.bincount(u, err - reg * bu, minlength=n_users)
-        qi *= step
-        qi -= (lr * reg) * pu
-        _scatter_add(params.P, u, qi)
+
+    def epoch() -> None:
+        """One pass over the ratings in a fresh random order, ``batch_size`` at a time."""
+        order = rng.permutation(len(ratings))
+        for start in range(0, len(ratings), cfg.batch_size):
+            b = order[start : start + cfg.batch_size]
+            u, i, r = users[b], items[b], ratings[b]
+            pu, qi = params.P[u], params.Q[i]
+            bu, bi = params.bu[u], params.bi[i]
+            err = r - (mu + bu + bi + np.einsum("ij,ij->i", pu, qi))
+            step = (lr * err).astype(dtype)[:, None]
+            if train_items:
+                params.bi += lr * np.bincount(i, err - reg * bi, minlength=n_items)
+                grad_q = pu * step
+                grad_q -= (lr * reg) * qi
+                _scatter_add(params.Q, i, grad_q)
+            params.bu += lr * np.bincount(u, err - reg * bu, minlength=n_users)
+            qi *= step
+            qi -= (lr * reg) * pu
+            _scatter_add(params.P, u, qi)
+
+    for _ in range(epochs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            epoch()
+        _check_converging(params, ratings, cfg)
 
 
 def _check_converging(params: _Params, ratings: np.ndarray, cfg: BiasedMFConfig) -> None:
