@@ -72,8 +72,33 @@ def test_a_failed_retrain_keeps_the_old_model(client, monkeypatch):
     monkeypatch.setattr(training, "train", broken)
     response = client.post(f"{T}/model/retrain", headers=AUTH["demo-admin"])
     assert response.status_code == 422 and response.json()["error"] == "invalid_data"
-    assert client.get(f"{T}/model").json()["model_version"] == 1
+    info = client.get(f"{T}/model").json()
+    assert info["model_version"] == 1
+    assert info["last_retrain_error"]["message"] == "/data/export: the source vanished"
     assert client.get(f"{T}/people/U0103/recommendations").status_code == 200
+    monkeypatch.undo()
+    assert client.post(f"{T}/model/retrain", headers=AUTH["demo-admin"]).status_code == 200
+    assert client.get(f"{T}/model").json()["last_retrain_error"] is None  # cleared by a success
+
+
+def test_a_failed_background_retrain_is_reported_by_the_model_info(client, monkeypatch):
+    """A retrain with wait=false has nobody to answer: /model says it failed, and why
+    (a bug's details stay in the server log)."""
+    import time
+
+    from teamrec.service import training
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(training, "train", broken)
+    assert client.post(f"{T}/model/retrain", params={"wait": False}, headers=AUTH["demo-admin"]).status_code == 202
+    deadline = time.monotonic() + 30
+    while (failure := client.get(f"{T}/model").json()["last_retrain_error"]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert failure["message"] == "internal error (RuntimeError); see the server log"
+    assert "secret" not in client.get(f"{T}/model").text
 
 
 def test_retraining_a_team_without_a_source_is_400(tmp_path, globex_dir):

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from teamrec.errors import UnknownIdError
+from teamrec.errors import TeamrecError, UnknownIdError
 from teamrec.recommender import TeamModel
 from teamrec.service import training
 from teamrec.service.serving import ServingIndex
@@ -50,6 +50,9 @@ class ModelRegistry:
         self._locks = {name: threading.Lock() for name in settings.teams}
         self._versions = dict.fromkeys(settings.teams, 0)
         self.retraining: set[str] = set()
+        #: The last failed retrain per team (``at``, ``message``), until one succeeds: a
+        #: retrain in the background has nobody to answer, so /model reports it.
+        self.failures: dict[str, dict[str, Any]] = {}
 
     def start(self) -> None:
         """Load or train every team (a saved model when there is one, else its source)."""
@@ -71,9 +74,19 @@ class ModelRegistry:
         return state
 
     def retrain(self, team: str) -> TeamState:
-        """Refit ``team`` on its source plus its stored events and swap the result in."""
+        """Refit ``team`` on its source plus its stored events and swap the result in; a
+        failure leaves the serving model as it was and is kept in :attr:`failures`."""
         self.get(team)
-        return self._build(team, prefer_saved=False)
+        try:
+            state = self._build(team, prefer_saved=False)
+        except Exception as exc:
+            # teamrec's own errors say what is wrong with the data or settings; anything
+            # else is a bug, whose details stay in the server log.
+            message = str(exc) if isinstance(exc, TeamrecError) else f"internal error ({type(exc).__name__}); see the server log"
+            self.failures[team] = {"at": time.time(), "message": message}
+            raise
+        self.failures.pop(team, None)
+        return state
 
     def _build(self, team: str, *, prefer_saved: bool) -> TeamState:
         config = self.settings.teams[team]

@@ -142,6 +142,11 @@ class EventCounts(_Out):
     since_training: int = Field(description="stored events the model has not seen yet")
 
 
+class RetrainError(_Out):
+    at: datetime
+    message: str
+
+
 class ModelOut(_Out):
     team: str
     algorithm: str
@@ -158,6 +163,9 @@ class ModelOut(_Out):
     source: str | None
     events: EventCounts
     retraining: bool
+    last_retrain_error: RetrainError | None = Field(
+        None, description="the last retrain that failed, until one succeeds (the old model kept serving)"
+    )
 
 
 # -- ingestion -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def model_info(service, state) -> dict:
             "since_training": max(0, stored_now - state.store_events),
         },
         "retraining": state.name in service.registry.retraining,
+        "last_retrain_error": _failure(service.registry.failures.get(state.name)),
     }
 
 
@@ -47,6 +48,12 @@ def model_info(service, state) -> dict:
 def get_model(access: ReadTeam, request: Request):
     """The algorithm and its parameters, the model's version and age, and its data."""
     return model_info(request.app.state.service, access.state)
+
+
+def _failure(failure: dict | None) -> dict | None:
+    if failure is None:
+        return None
+    return {"at": datetime.fromtimestamp(failure["at"], tz=timezone.utc), "message": failure["message"]}
 
 
 @router.post("/retrain", response_model=ModelOut, responses={202: {"model": ModelOut}})
