@@ -165,7 +165,7 @@ def test_serve_the_slack_export_and_retrain_it(tmp_path, slack_export_dir, capsy
 def test_the_readmes_first_command_serves_the_demo(tmp_path):
     proc, url, lines = start(["--port", "0"], {"XDG_DATA_HOME": str(tmp_path)})
     try:
-        assert "serving demo (200 people, 64 items)" in lines[0]
+        assert "serving demo (200 people, 64 channels)" in lines[0]
         assert httpx.get(f"{url}/health").json() == {"status": "ok", "version": "0.1.0", "teams": 1}
         similar = httpx.get(f"{url}/api/v1/teams/demo/items/ml/similar", params={"k": 1}).json()
         assert similar["results"][0]["reason"] == "21 of the 35 people in #ml are also in #mlops"

@@ -182,7 +182,8 @@ def serve(
         parts = []
         for team_name in settings.teams:
             state = service.registry.get(team_name)
-            parts.append(f"{team_name} ({state.index.n_users} people, {state.index.n_items} items)")
+            noun = "channels" if state.model.data.item_kind == "channel" else "items"
+            parts.append(f"{team_name} ({state.index.n_users} people, {state.index.n_items} {noun})")
         typer.echo(f"teamrec: serving {', '.join(parts)} at {url}")
         typer.echo(f"teamrec: API docs at {url}docs; health at {url}health; Ctrl-C stops")
         if added_key:
