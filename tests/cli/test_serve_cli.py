@@ -132,7 +132,7 @@ def test_serve_the_slack_export_and_retrain_it(tmp_path, slack_export_dir, capsy
     proc, url, lines = start([str(slack_export_dir), "--format", "slack-export", "--name", "slack",
                               "--port", "0", "--database", str(db)], {"TEAMREC_ADMIN_KEY": ADMIN})
     try:
-        assert lines[0].startswith("teamrec: serving slack (51 people, 38 items) at http://127.0.0.1:")
+        assert lines[0].startswith("teamrec: serving slack (51 people, 38 channels) at http://127.0.0.1:")
         assert lines[-1] == f"teamrec: admin key (ingest, retrain): {ADMIN}"
         assert httpx.get(f"{url}/health").json()["status"] == "ok"  # ready when the URL is printed
         recs = httpx.get(f"{url}/api/v1/teams/slack/people/Rachel Mann/recommendations", params={"k": 3}).json()
