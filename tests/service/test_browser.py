@@ -216,3 +216,18 @@ def test_a_team_of_films_is_worded_as_items(page, ml100k_dir):
         assert re.fullmatch(r"Items for \d*42\d*", page.inner_text("#recommended-title"))
         assert not any(n.startswith("#") for n in texts(page, "#recommended-items .result-name"))
         assert page.errors == []
+
+
+def test_a_pick_made_before_the_search_answers_stays_closed(page, slack_url):
+    """Typing then choosing at once (before the typed search returns): the list must not
+    come back over the chosen person when the late answer arrives."""
+    page.goto(slack_url + "/")
+    page.wait_for_selector("#model-info:has-text('51 people')")
+    page.click("#person-search")
+    page.wait_for_selector("#person-options:not([hidden]) button.option")
+    page.type("#person-search", "rach")  # a search is now pending
+    page.locator("#person-options button.option").first.click()  # the list from before typing
+    page.wait_for_selector("#similar-people li.result")
+    page.wait_for_timeout(600)  # longer than the search delay and its answer
+    assert page.locator("#person-options").is_hidden()
+    assert page.errors == []

@@ -133,6 +133,9 @@ function picker({ input, list, search, label, detail, onPick }) {
   }
 
   function close() {
+    // A search still waiting (typed just before the pick) must not open the list again.
+    clearTimeout(timer);
+    request += 1;
     list.hidden = true;
     input.setAttribute("aria-expanded", "false");
   }
