@@ -21,7 +21,10 @@ def event(**changes):
 def test_a_batch_is_stored(client, store):
     response = client.post(f"{T}/events", json={"events": [event(), event(item="C0107", kind="message", value=3)]}, headers=W)
     assert response.status_code == 201
-    assert response.json() == {"team": "demo", "stored": 2, "duplicate": False, "total": 2, "since_training": 2}
+    # The demo team learns from membership only: the message is stored, and the answer says
+    # no model will learn from it as the team is set up.
+    assert response.json() == {"team": "demo", "stored": 2, "duplicate": False, "total": 2, "since_training": 2,
+                               "unused_kinds": ["message"]}
     stored = store.events("demo")
     assert stored[["user", "item", "kind", "value"]].values.tolist() == [
         ["U0103", "C0106", "member", 1.0], ["U0103", "C0107", "message", 3.0]

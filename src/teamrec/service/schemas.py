@@ -231,3 +231,7 @@ class IngestOut(_Out):
     duplicate: bool = Field(description="this batch_id was stored before")
     total: int = Field(description="events the team has in the store")
     since_training: int = Field(description="stored events the serving model has not seen yet")
+    unused_kinds: list[str] = Field(
+        default_factory=list,
+        description="event kinds in this batch that the team's matrix settings leave out (stored, not learnt from)",
+    )

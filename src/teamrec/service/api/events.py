@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from fastapi import APIRouter, Request
 
+from teamrec.service import training
 from teamrec.service.api._deps import ERRORS, PREFIX, WriteTeam
 from teamrec.service.schemas import EventBatch, IngestOut
 
@@ -17,9 +18,12 @@ def ingest(access: WriteTeam, batch: EventBatch, request: Request):
 
     A bad event refuses the whole batch with a 422 naming its index and field
     (``events[3].user``). Stored events join the team's model at its next retrain. Sending
-    a ``batch_id`` again stores nothing twice (``duplicate: true``).
+    a ``batch_id`` again stores nothing twice (``duplicate: true``). ``unused_kinds`` names
+    the batch's event kinds the team's matrix settings leave out: stored, but no model
+    will learn from them unless the settings change.
     """
-    store = request.app.state.service.store
+    service = request.app.state.service
+    store = service.store
     events = batch.events
     frame = pd.DataFrame(
         {
@@ -37,4 +41,12 @@ def ingest(access: WriteTeam, batch: EventBatch, request: Request):
         "duplicate": result.duplicate,
         "total": result.total,
         "since_training": max(0, result.total - access.state.store_events),
+        "unused_kinds": _unused_kinds(service.settings.teams[access.team], access.state.info, frame),
     }
+
+
+def _unused_kinds(team, info: dict, frame: pd.DataFrame) -> list[str]:
+    kinds = training.matrix_config(team, info.get("format", team.format)).kinds
+    if kinds is None:
+        return []
+    return sorted(set(frame["kind"]) - set(kinds))
