@@ -33,9 +33,9 @@ or items), over the ``y`` both rated (Surprise's ``similarities.pyx``):
   shrinkage)``, with ``n`` the number of common ``y`` (at least 2);
 
 each 0 below ``min_support`` common ``y``, and 1 on the diagonal. Every pair statistic is a
-dense matrix product over the ``x`` by ``y`` rating matrix and its mask (BLAS, float32 when
-the ratings are small integers: every sum is then an exact integer, so ties compare exactly
-as in Surprise). The similarity matrix is dense, ``n_x`` squared: the model refuses data
+matrix product of the ``x`` by ``y`` ratings, their squares or their 0/1 mask with another
+of them (sparse times dense up to 8% density, else dense BLAS; float32 when the ratings are
+small integers: every sum is then an exact integer, so ties compare exactly as in Surprise). The similarity matrix is dense, ``n_x`` squared: the model refuses data
 whose estimated working memory exceeds ``max_memory_mb`` with
 :class:`~teamrec.errors.ModelTooLargeError` (``item-knn``, ``als`` or ``biased-mf`` scale
 further).
