@@ -14,7 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from teamrec.data.dataset import Dataset
-from teamrec.data.matrix import InteractionMatrix, MatrixConfig, build_matrix, default_config
+from teamrec.data.matrix import (
+    InteractionMatrix,
+    MatrixConfig,
+    build_matrix,
+    default_config,
+)
 from teamrec.data.sources import FORMATS, read_source
 from teamrec.errors import ConfigError
 
@@ -140,8 +145,45 @@ def matrix_config(
         raise ConfigError(f"bad matrix option: {exc}") from None
 
 
-def team_matrix(dataset: Dataset, team: str | None, config: MatrixConfig) -> InteractionMatrix:
-    return build_matrix(dataset, team=team, config=config)
+#: The parameters every command that builds a team's matrix from a source declares (with
+#: the option types above, under these names); :func:`read_matrix` takes them as keywords.
+MATRIX_OPTIONS = (
+    "fmt", "team", "skip_bad_rows", "columns", "kinds", "agg", "binary", "log1p", "half_life",
+    "min_value", "min_user", "min_item", "kind_value", "kind_weight",
+)
+
+
+def matrix_options(params: dict[str, Any]) -> dict[str, Any]:
+    """A command's matrix options, picked by name from its parameters (its ``locals()``), so
+    each command passes them on in one line and an option added here reaches them all."""
+    return {name: params[name] for name in MATRIX_OPTIONS}
+
+
+def read_matrix(
+    source: Path,
+    *,
+    fmt: str | None = None,
+    team: str | None = None,
+    skip_bad_rows: bool = False,
+    columns: list[str] | None = None,
+    kinds: list[str] | None = None,
+    agg: str | None = None,
+    binary: bool | None = None,
+    log1p: bool = False,
+    half_life: float | None = None,
+    min_value: float | None = None,
+    min_user: int = 0,
+    min_item: int = 0,
+    kind_value: list[str] | None = None,
+    kind_weight: list[str] | None = None,
+) -> tuple[Dataset, MatrixConfig, InteractionMatrix]:
+    """Read a source and build one team's matrix with the command-line options: the data, the
+    matrix settings used (the source format's defaults, as the reader names it, overridden)
+    and the matrix."""
+    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
+    config = matrix_config(dataset.info.get("format") or fmt, kinds, agg, binary, log1p, half_life,
+                           min_value, min_user, min_item, kind_weight)
+    return dataset, config, build_matrix(dataset, team=team, config=config)
 
 
 def echo_json(obj: Any) -> None:

@@ -40,18 +40,17 @@ from teamrec.cli._common import (
     SkipBadOpt,
     SourceArg,
     TeamOpt,
-    apply_kind_values,
     echo_json,
-    matrix_config,
+    matrix_options,
     parse_pairs,
-    read_dataset,
-    team_matrix,
+    read_matrix,
 )
 from teamrec.errors import ConfigError
 from teamrec.evaluation import grid as G
 from teamrec.evaluation import report as R
 from teamrec.evaluation.protocols import PROTOCOLS, create_protocol
-from teamrec.evaluation.runner import AlgorithmSpec, eval_data, evaluate as run_evaluation
+from teamrec.evaluation.runner import AlgorithmSpec, eval_data
+from teamrec.evaluation.runner import evaluate as run_evaluation
 
 ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help=f"one of: {', '.join(PROTOCOLS)}")]
 AlgorithmOpt = Annotated[
@@ -173,10 +172,7 @@ def evaluate(
     }
     chosen = create_protocol(protocol, protocol_params)
     specs = _algorithm_specs(algorithm, param or [], grid or [])
-    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
-    config = matrix_config(dataset.info.get("format", fmt), kinds, agg, binary, log1p, half_life,
-                           min_value, min_user, min_item, kind_weight)
-    matrix = team_matrix(dataset, team, config)
+    dataset, config, matrix = read_matrix(source, **matrix_options(locals()))
     data = eval_data(dataset, matrix, config)
 
     command = _command_line(source, fmt, {

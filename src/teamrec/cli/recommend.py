@@ -33,12 +33,10 @@ from teamrec.cli._common import (
     MinValueOpt,
     SkipBadOpt,
     TeamOpt,
-    apply_kind_values,
     echo_json,
-    matrix_config,
+    matrix_options,
     parse_pairs,
-    read_dataset,
-    team_matrix,
+    read_matrix,
 )
 from teamrec.errors import ConfigError
 from teamrec.recommender import Result, TeamModel
@@ -90,36 +88,19 @@ def load_team_model(
     source: Path | None,
     model_dir: Path | None,
     *,
-    fmt: str | None,
     algorithm: str | None,
     params: list[str] | None,
-    team: str | None,
-    skip_bad_rows: bool = False,
-    columns: list[str] | None = None,
-    kinds: list[str] | None = None,
-    agg: str | None = None,
-    binary: bool | None = None,
-    log1p: bool = False,
-    half_life: float | None = None,
-    min_value: float | None = None,
-    min_user: int = 0,
-    min_item: int = 0,
-    kind_value: list[str] | None = None,
-    kind_weight: list[str] | None = None,
+    **matrix: Any,
 ) -> TeamModel:
-    """A saved model, or one fitted now on a source with the matrix options."""
+    """A saved model, or one fitted now on a source with the matrix options (``matrix``:
+    :func:`~teamrec.cli._common.read_matrix`'s keywords)."""
     if model_dir is not None:
         if algorithm is not None or params:
             raise ConfigError("--algorithm and --param apply when fitting on SOURCE; a saved model has its own")
         return TeamModel.load(model_dir)
     assert source is not None
-    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
-    config = matrix_config(
-        fmt or dataset.info.get("format"), kinds, agg, binary, log1p, half_life, min_value, min_user, min_item,
-        kind_weight,
-    )
-    matrix = team_matrix(dataset, team, config)
-    return TeamModel.fit(matrix, algorithm or DEFAULT_ALGORITHM, parse_params(params))
+    _, _, team_matrix = read_matrix(source, **matrix)
+    return TeamModel.fit(team_matrix, algorithm or DEFAULT_ALGORITHM, parse_params(params))
 
 
 def _print(results: list[Result], title: str, as_json: bool) -> None:
@@ -165,10 +146,8 @@ def similar(
 ) -> None:
     """Items like ITEM ("channels like #machine-learning"), never ITEM itself."""
     path, key = _split_args(source, item, model_dir, "ITEM")
-    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
-                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
-                            kind_value=kind_value, kind_weight=kind_weight)
+    model = load_team_model(path, model_dir, algorithm=algorithm, params=param,
+                            **matrix_options(locals()))
     results = model.similar_items(key, k, viewer=viewer)
     name = model.data.item_names(model.data.find_item(key))
     _print(results, f"like {name}", as_json)
@@ -201,10 +180,8 @@ def recommend(
 ) -> None:
     """Items for USER, best first, each with the reason behind it."""
     path, key = _split_args(source, user, model_dir, "USER")
-    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
-                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
-                            kind_value=kind_value, kind_weight=kind_weight)
+    model = load_team_model(path, model_dir, algorithm=algorithm, params=param,
+                            **matrix_options(locals()))
     u = model.data.find_user(key)  # a typo is an error here, not a popularity list
     results = model.recommend(key, k, explain=True)
     _print(results, f"for {model.data.user_names(u)}", as_json)
@@ -238,10 +215,8 @@ def people(
     """People like USER, with what they have in common (user-knn unless the algorithm has
     its own user similarities)."""
     path, key = _split_args(source, user, model_dir, "USER")
-    model = load_team_model(path, model_dir, fmt=fmt, algorithm=algorithm, params=param, team=team,
-                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
-                            kind_value=kind_value, kind_weight=kind_weight)
+    model = load_team_model(path, model_dir, algorithm=algorithm, params=param,
+                            **matrix_options(locals()))
     u = model.data.find_user(key)
     _print(model.similar_users(key, k), f"people like {model.data.user_names(u)}", as_json)
 
@@ -268,10 +243,8 @@ def train(
     kind_weight: KindWeightOpt = None,
 ) -> None:
     """Fit an algorithm on a source and save it (arrays + JSON) for --model-dir."""
-    model = load_team_model(source, None, fmt=fmt, algorithm=algorithm, params=param, team=team,
-                            skip_bad_rows=skip_bad_rows, columns=columns, kinds=kinds, agg=agg, binary=binary,
-                            log1p=log1p, half_life=half_life, min_value=min_value, min_user=min_user, min_item=min_item,
-                            kind_value=kind_value, kind_weight=kind_weight)
+    model = load_team_model(source, None, algorithm=algorithm, params=param,
+                            **matrix_options(locals()))
     model.save(out)
     summary = {
         "out": str(out),
