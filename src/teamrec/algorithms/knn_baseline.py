@@ -317,17 +317,8 @@ class KNNBaseline(Algorithm):
             # A short candidate list: from kept rows, or estimated on its own.
             cacheable = self._cache is not None and bool(self._cached[users].all())
         if cacheable:
-            if self._cache is None:
-                self._cache = (
-                    np.empty((self.n_users, self.n_items)),
-                    np.empty((self.n_users, self.n_items), dtype=np.float32),  # small counts: exact
-                )
-                self._cached = np.zeros(self.n_users, dtype=bool)
-            if not self._cached[users].all():
-                missing = np.unique(users[~self._cached[users]])
-                est, cnt = self._full_rows(missing)
-                self._cache[0][missing], self._cache[1][missing] = est, cnt
-                self._cached[missing] = True
+            self._keep_rows(users)
+            assert self._cache is not None
             if items is None:
                 return self._cache[0][users], self._cache[1][users]
             return self._cache[0][np.ix_(users, items)], self._cache[1][np.ix_(users, items)]
@@ -339,13 +330,27 @@ class KNNBaseline(Algorithm):
             users = np.arange(len(users))
         return self._compute(users, user_items, items)
 
+    def _keep_rows(self, users: np.ndarray) -> None:
+        """Compute the rows of ``users`` not kept yet into the cache (allocated on first use)."""
+        if self._cache is None:
+            self._cache = (
+                np.empty((self.n_users, self.n_items)),
+                np.empty((self.n_users, self.n_items), dtype=np.float32),  # small counts: exact
+            )
+            self._cached = np.zeros(self.n_users, dtype=bool)
+        if not self._cached[users].all():
+            missing = np.unique(users[~self._cached[users]])
+            est, cnt = self._full_rows(missing)
+            self._cache[0][missing], self._cache[1][missing] = est, cnt
+            self._cached[missing] = True
+
     def warm(self) -> KNNBaseline:
         """Compute and keep every trained person's row of estimates when they fit in
         ``cache_max_cells``: each later ranking (a person's 1,000 candidates, say) is then a
         lookup and a top-k, never a first request (ml-100k: about 0.9 s, once)."""
         self._check_fitted()
         if self.n_users * self.n_items <= self.config.cache_max_cells:
-            self._estimates(np.arange(self.n_users), None)
+            self._keep_rows(np.arange(self.n_users))
         return self
 
     def _compute(
