@@ -193,25 +193,19 @@ class EventIn(BaseModel):
 
     @field_validator("timestamp")
     @classmethod
-    def _epoch(cls, value: float | datetime | None) -> float | datetime | None:
+    def _epoch(cls, value: float | datetime | None) -> float | None:
+        """The time as epoch seconds (an ISO time without a zone is UTC), within bounds."""
         if value is None:
             return value
-        seconds = value if isinstance(value, float) else (
-            value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        ).timestamp()
-        if not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_TIMESTAMP:
+        if isinstance(value, datetime):
+            value = (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).timestamp()
+        if not math.isfinite(value) or not 0.0 <= value <= MAX_TIMESTAMP:
             raise ValueError("timestamp must be a time between 1970 and 2100")
         return value
 
     def epoch(self) -> float:
-        value = self.timestamp
-        if value is None:
-            return math.nan
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            return value.timestamp()
-        return float(value)
+        """Epoch seconds, NaN when the event has no time."""
+        return math.nan if self.timestamp is None else float(self.timestamp)
 
 
 class EventBatch(BaseModel):
