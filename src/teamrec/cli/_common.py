@@ -166,23 +166,14 @@ def read_matrix(
     team: str | None = None,
     skip_bad_rows: bool = False,
     columns: list[str] | None = None,
-    kinds: list[str] | None = None,
-    agg: str | None = None,
-    binary: bool | None = None,
-    log1p: bool = False,
-    half_life: float | None = None,
-    min_value: float | None = None,
-    min_user: int = 0,
-    min_item: int = 0,
     kind_value: list[str] | None = None,
-    kind_weight: list[str] | None = None,
+    **matrix: Any,
 ) -> tuple[Dataset, MatrixConfig, InteractionMatrix]:
-    """Read a source and build one team's matrix with the command-line options: the data, the
-    matrix settings used (the source format's defaults, as the reader names it, overridden)
-    and the matrix."""
+    """Read a source and build one team's matrix with the command-line options (``matrix``:
+    :func:`matrix_config`'s keywords): the data, the matrix settings used (the source
+    format's defaults, as the reader names it, overridden) and the matrix."""
     dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
-    config = matrix_config(dataset.info.get("format") or fmt, kinds, agg, binary, log1p, half_life,
-                           min_value, min_user, min_item, kind_weight)
+    config = matrix_config(dataset.info.get("format") or fmt, **matrix)
     return dataset, config, build_matrix(dataset, team=team, config=config)
 
 
