@@ -30,6 +30,23 @@ from teamrec.errors import DataError
 EVENT_COLUMNS: tuple[str, ...] = ("team", "user", "item", "kind", "value", "timestamp")
 DEFAULT_TEAM = "default"
 
+#: The largest strength one stored event may carry (either sign: -1/+1 votes are events too).
+#: Larger values are mistakes, and a few of them summed would overflow a team's matrix.
+MAX_EVENT_VALUE = 1e9
+#: Stored event times fall in 1970-01-01 .. 2100-01-01 (seconds since the Unix epoch): one
+#: absurd time would make every real event look ages old to time decay.
+MAX_TIMESTAMP = 4_102_444_800.0
+#: The longest id (user, item) and kind a stored event may have.
+MAX_ID_LENGTH = 256
+MAX_KIND_LENGTH = 64
+
+#: Event kinds with a meaning beyond their value: a ``leave`` ends a membership (the person
+#: left the channel: it leaves their row and is never recommended back to them); a
+#: ``dismiss`` is "not interested" (never recommended to them again).
+LEAVE = "leave"
+DISMISS = "dismiss"
+EXCLUDING_KINDS: tuple[str, ...] = (LEAVE, DISMISS)
+
 #: Item metadata columns every source fills (extra columns are kept).
 ITEM_COLUMNS: tuple[str, ...] = ("team", "item", "name", "description", "private", "archived")
 #: User metadata columns every source fills (extra columns are kept).
@@ -98,3 +115,45 @@ def normalize_events(frame: pd.DataFrame, *, source: str = "<events>") -> pd.Dat
         row = int(np.flatnonzero(bad_value)[0])
         raise DataError("value is not a finite number", file=source, line=row + 2, field="value")
     return out[list(EVENT_COLUMNS)]
+
+
+def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.DataFrame:
+    """Check the rules every *stored* event obeys, whoever writes it (HTTP, Slack, a script).
+
+    On top of :func:`normalize_events` (columns, types, finite values): no id or kind made only
+    of blanks or longer than its limit, ``value`` within +-:data:`MAX_EVENT_VALUE`, a
+    ``timestamp`` that is NaN (none) or within 1970..2100, and no true/false where a number
+    belongs. Raises :class:`DataError` naming the row (``line`` is the 0-based row + 2, as for a
+    file with a header) and field; returns the normalised frame.
+    """
+    for col in ("value", "timestamp"):
+        if col in frame.columns and frame[col].dtype == object:
+            flags = frame[col].map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+            if flags.any():
+                row = int(np.flatnonzero(flags)[0])
+                raise DataError("must be a number, not true/false", file=source, line=row + 2, field=col)
+        elif col in frame.columns and frame[col].dtype == bool and len(frame):
+            raise DataError("must be a number, not true/false", file=source, line=2, field=col)
+    out = normalize_events(frame, source=source)
+    for col, limit in (("user", MAX_ID_LENGTH), ("item", MAX_ID_LENGTH), ("kind", MAX_KIND_LENGTH), ("team", MAX_ID_LENGTH)):
+        text = out[col].astype(str)
+        blank = (text.str.strip() == "").to_numpy()
+        if blank.any():
+            row = int(np.flatnonzero(blank)[0])
+            raise DataError("blank value", file=source, line=row + 2, field=col)
+        long = (text.str.len() > limit).to_numpy()
+        if long.any():
+            row = int(np.flatnonzero(long)[0])
+            raise DataError(f"longer than {limit} characters", file=source, line=row + 2, field=col)
+    value = out["value"].to_numpy()
+    bad = np.abs(value) > MAX_EVENT_VALUE
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"value beyond +-{MAX_EVENT_VALUE:g}", file=source, line=row + 2, field="value")
+    ts = out["timestamp"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(ts) & ((ts < 0.0) | (ts > MAX_TIMESTAMP) | ~np.isfinite(ts))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError("timestamp must be a time between 1970 and 2100", file=source, line=row + 2, field="timestamp")
+    return out

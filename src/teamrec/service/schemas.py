@@ -12,14 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Id = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]  # not only spaces
+# The event rules are the data layer's (every writer obeys them, HTTP or not); the schema only
+# states the same limits to HTTP clients (OpenAPI) so a bad field is a 422 naming it.
+from teamrec.data.events import MAX_EVENT_VALUE, MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_TIMESTAMP
 
-#: The largest strength one event may carry (either sign: -1/+1 votes are events too). Larger
-#: values are mistakes, and a few of them summed would overflow a team's matrix to infinity.
-MAX_EVENT_VALUE = 1e9
-#: Event times must fall in 1970-01-01 .. 2100-01-01 (seconds since the Unix epoch): one
-#: absurd time would make every real event look ages old to time decay.
-MAX_TIMESTAMP = 4_102_444_800.0
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]  # not only spaces
+
 
 #: The most events one POST may carry.
 MAX_BATCH = 10_000
@@ -176,7 +174,7 @@ class EventIn(BaseModel):
 
     user: Id
     item: Id
-    kind: Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S")] = Field(
+    kind: Annotated[str, Field(min_length=1, max_length=MAX_KIND_LENGTH, pattern=r"\S")] = Field(
         description="member, message, reply, reaction, view, rating, ... (the team's matrix settings pick kinds)"
     )
     value: float = Field(1.0, allow_inf_nan=False, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE)

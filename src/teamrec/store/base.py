@@ -5,6 +5,9 @@ what the service needs, nothing more::
 
     append(team, events, batch_id=None) -> AppendResult   all or nothing, durable on return
     events(team) -> DataFrame                             every event of a team, oldest first
+    since(team, sequence=0) -> (DataFrame, int)           the team's events stored after a
+                                                          store-wide sequence number, and the
+                                                          new high-water sequence
     count(team=None) -> int
     teams() -> list[str]
     close()
@@ -26,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from teamrec.data.events import normalize_events
+from teamrec.data.events import check_event_rules
 from teamrec.errors import ConfigError, DataError
 
 
@@ -51,6 +54,17 @@ class EventStore(Protocol):
         """Every stored event of ``team``, in the order they were stored."""
         ...
 
+    def since(self, team: str, sequence: int = 0) -> tuple[pd.DataFrame, int]:
+        """``team``'s events stored after store-wide sequence number ``sequence`` (oldest first,
+        the columns of :meth:`events`) and the new high-water sequence: the largest sequence
+        returned, or ``sequence`` itself when there is nothing newer.
+
+        The sequence is one integer for the whole store that grows with every stored event
+        (SQLite's rowid, a PostgreSQL bigserial), so a reader keeps one number per team and
+        asks only for what is new: the online updater's incremental read.
+        """
+        ...
+
     def count(self, team: str | None = None) -> int:
         """How many events ``team`` (or every team) has stored."""
         ...
@@ -65,9 +79,11 @@ class EventStore(Protocol):
 
 
 def prepare(team: str, events: pd.DataFrame) -> pd.DataFrame:
-    """Check a batch and give every row ``team`` (a batch never writes another team's rows).
+    """Check a batch against the event rules (:func:`~teamrec.data.events.check_event_rules`)
+    and give every row ``team`` (a batch never writes another team's rows).
 
-    Raises :class:`DataError` for a malformed batch or a row naming a different team.
+    Raises :class:`DataError` for a malformed batch, a row breaking a rule or naming a
+    different team.
     """
     if not team:
         raise DataError("events need a team", field="team")
@@ -78,7 +94,7 @@ def prepare(team: str, events: pd.DataFrame) -> pd.DataFrame:
             row = int(other.to_numpy().nonzero()[0][0])
             raise DataError(f"event for another team ({frame['team'].iloc[row]!r})", line=row + 2, field="team")
     frame["team"] = team
-    return normalize_events(frame, source="<batch>")
+    return check_event_rules(frame, source="<batch>")
 
 
 def open_store(url: str | os.PathLike[str]) -> EventStore:

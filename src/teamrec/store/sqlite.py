@@ -104,6 +104,19 @@ class SQLiteEventStore:
         frame["timestamp"] = frame["timestamp"].astype(np.float64)  # NULL -> NaN
         return normalize_events(frame, source=str(self.path))
 
+    def since(self, team: str, sequence: int = 0) -> tuple[pd.DataFrame, int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, team, user, item, kind, value, timestamp FROM events "
+                "WHERE team = ? AND seq > ? ORDER BY seq",
+                (team, int(sequence)),
+            ).fetchall()
+        if not rows:
+            return empty_events(), int(sequence)
+        frame = pd.DataFrame.from_records([r[1:] for r in rows], columns=list(EVENT_COLUMNS))
+        frame["timestamp"] = frame["timestamp"].astype(np.float64)
+        return normalize_events(frame, source=str(self.path)), int(rows[-1][0])
+
     def _count(self, team: str) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM events WHERE team = ?", (team,)).fetchone()[0])
 
