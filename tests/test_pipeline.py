@@ -1,4 +1,5 @@
-"""The pure per-team functions a batch engine calls: fit_team and recommend_team."""
+"""The pure per-team functions a batch engine calls: fit_team, recommend_team and the similar
+items / people frames, built on the one team spec and the one policy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import pandas as pd
 import pytest
 
 from teamrec.data.events import make_events
-from teamrec.data.matrix import MatrixConfig
-from teamrec.pipeline import TeamConfig, fit_team, recommend_team
+from teamrec.pipeline import fit_team, recommend_team, similar_items_team, similar_people_team
 from teamrec.recommender import TeamModel
+from teamrec.spec import TeamSpec
 
 
 def generated_events(team: str = "acme", n_users: int = 40, n_items: int = 25, seed: int = 0) -> pd.DataFrame:
@@ -42,9 +43,9 @@ def test_fit_team_gives_a_team_model():
 @pytest.mark.parametrize("algorithm", ["item-knn", "user-knn", "cooccurrence", "knn-regression"])
 def test_recommend_team_rows(algorithm):
     events = generated_events()
-    config = TeamConfig(algorithm=algorithm, params={"neighbors": 10}, matrix=MatrixConfig(log1p=True))
+    config = TeamSpec(algorithm=algorithm, params={"neighbors": 10}, matrix={"log1p": True})
     out = recommend_team(events, config, k=5)
-    assert list(out.columns) == ["team", "user", "rank", "item", "score"]
+    assert list(out.columns) == ["team", "user", "rank", "item", "score", "fallback"]
     assert (out["team"] == "acme").all()
     assert out.groupby("user")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     assert out.groupby("user").size().max() <= 5
@@ -53,14 +54,64 @@ def test_recommend_team_rows(algorithm):
     # Same-community channels: the structure is learnt.
     same = out["user"].str[1:].astype(int) % 2 == out["item"].str[1:].astype(int) % 2
     assert same.mean() > 0.9
-    assert (out.groupby("user")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    model = out[~out["fallback"]]
+    assert (model.groupby("user")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+@pytest.mark.parametrize("algorithm", ["item-knn", "user-knn", "als", "ease"])
+def test_batch_rows_are_what_the_service_serves(algorithm):
+    """The batch output is the policy's list: the same as TeamModel.recommend person by person,
+    popularity fill included (issue 10: batch had no fill, so people got 8 items, not 10)."""
+    events = generated_events()
+    spec = TeamSpec(algorithm=algorithm)
+    model = fit_team(events, spec)
+    out = recommend_team(events, spec, k=10)
+    for user, rows in out.groupby("user"):
+        served = model.recommend(user, k=10)
+        assert rows["item"].tolist() == [r.id for r in served]
+        assert rows["fallback"].tolist() == [r.details.get("fallback") == "popularity" for r in served]
+
+
+def test_batch_fills_to_k_like_the_service():
+    events = generated_events(n_users=30, n_items=40)
+    out = recommend_team(events, TeamSpec(algorithm="item-knn", params={"neighbors": 2}), k=10)
+    sizes = out.groupby("user").size()
+    # every person gets k items unless fewer are left to show them
+    seen = events.groupby("user")["item"].nunique()
+    assert (sizes == np.minimum(10, 40 - seen.reindex(sizes.index))).all()
+    assert out["fallback"].any()
+
+
+def test_similar_items_and_people_frames():
+    events = generated_events()
+    items = pd.DataFrame({"team": "acme", "item": ["C0"], "name": ["secret"], "private": [True]})
+    sims = similar_items_team(events, TeamSpec(), k=3, items=items)
+    assert list(sims.columns) == ["team", "item", "rank", "other", "score"]
+    assert "C0" not in set(sims["item"]) and "C0" not in set(sims["other"])
+    assert (sims["item"] != sims["other"]).all() and sims.groupby("item").size().max() <= 3
+    people = similar_people_team(events, TeamSpec(algorithm="als"), k=4)  # falls back to user-knn
+    assert list(people.columns) == ["team", "user", "rank", "other", "score"]
+    assert (people["user"] != people["other"]).all() and people.groupby("user").size().max() <= 4
+    assert people.groupby("user")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
+
+
+def test_leave_and_dismiss_are_never_recommended_and_leave_ends_membership():
+    events = generated_events()
+    extra = make_events(user=["U0", "U0"], item=["C2", "C4"], value=1.0, kind=["leave", "dismiss"],
+                        timestamp=1.8e9, team="acme")
+    model = fit_team(pd.concat([events, extra], ignore_index=True))
+    had_c2 = ((events["user"] == "U0") & (events["item"] == "C2")).any()
+    assert had_c2  # U0 was in C2 before leaving
+    assert model.data.matrix[model.data.find_user("U0"), model.data.find_item("C2")] == 0
+    served = [r.id for r in model.recommend("U0", k=25)]
+    assert "C2" not in served and "C4" not in served
 
 
 def test_recommend_team_hides_private_channels_from_non_members():
     events = generated_events(n_users=20, n_items=10)
     items = pd.DataFrame({"team": "acme", "item": ["C0"], "name": ["secret"], "private": [True]})
     members = set(events.loc[events["item"] == "C0", "user"])
-    out = recommend_team(events, TeamConfig(), k=10, items=items)
+    out = recommend_team(events, TeamSpec(), k=10, items=items)
     assert not out.loc[out["item"] == "C0", "user"].isin(set(events["user"]) - members).any()
     assert (out["item"] != "C0").all()  # members already have it, others may not see it
 

@@ -23,8 +23,10 @@ from teamrec.errors import (
     UnknownIdError,
     UnsupportedError,
 )
-from teamrec.pipeline import TeamConfig, fit_team, recommend_team
+from teamrec.pipeline import fit_team, recommend_team
+from teamrec.policy import RecommendationPolicy
 from teamrec.recommender import Result, TeamModel
+from teamrec.spec import TeamSpec, build_team
 
 __version__ = "0.1.0"
 
@@ -39,15 +41,17 @@ __all__ = [
     "MatrixConfig",
     "ModelTooLargeError",
     "NotFittedError",
+    "RecommendationPolicy",
     "Result",
-    "TeamConfig",
     "TeamModel",
+    "TeamSpec",
     "TeamrecError",
     "UnknownIdError",
     "UnsupportedError",
     "Vocab",
     "algorithm_names",
     "build_matrix",
+    "build_team",
     "create",
     "fit_team",
     "get_algorithm",

@@ -30,6 +30,11 @@ from teamrec.algorithms.registry import create
 from teamrec.data.matrix import InteractionMatrix
 from teamrec.data.vocab import Vocab
 from teamrec.errors import AccessDeniedError, DataError, UnknownIdError, UnsupportedError
+from teamrec.policy import DEFAULT_POLICY, RecommendationPolicy, Slot
+
+NEW_HERE = "new here: popular in this team"
+POPULAR = "popular in this team"
+_NO_FILL = RecommendationPolicy(fill=False)
 
 
 @dataclass
@@ -41,6 +46,11 @@ class Result:
     score: float
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: For recommendations: the 1-based position served, whether the exploration hook put the
+    #: item there and the probability it had of being shown there (for impression logs).
+    position: int | None = None
+    explored: bool = False
+    propensity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,56 +114,79 @@ class TeamModel:
         explain: bool = False,
         fill: bool = True,
         public_only: bool = False,
+        user_items: sp.spmatrix | None = None,
+        hide: np.ndarray | None = None,
+        policy: RecommendationPolicy | None = None,
+        rng: np.random.Generator | int | None = None,
     ) -> list[Result]:
-        """The ``k`` items ``user`` should look at, best first.
+        """The ``k`` items ``user`` should look at, best first: the one policy's list
+        (:mod:`teamrec.policy`) with ids, names and (with ``explain``) reasons.
 
         ``public_only``: the asker is not known to be ``user`` (an anonymous reader of the
         service), so private items are neither returned nor named in reasons, even the
-        person's own.
+        person's own. What ``user`` dismissed or left is never returned.
 
-        An unknown person gets the most popular public items, each with a reason saying so.
-        ``exclude`` and ``candidates`` are item ids or names; unknown ones are ignored. When
-        the algorithm has fewer than ``k`` items with evidence for this person (neighbourhood
-        models only score items near the person's own), ``fill`` completes the list with
-        popular items they may see, marked ``details["fallback"] = "popularity"``.
+        ``user_items`` (a 1 x n_items row) is the person's *fresh* row, folded in at request
+        time instead of the stored one (events that arrived after the model was fitted); with
+        it, a person the model has never seen gets personal recommendations. ``hide`` (a
+        boolean mask over items) adds items never to return (fresh dismissals and leaves).
+
+        A person with neither a stored nor a fresh row gets the most popular public items,
+        each with a reason saying so. ``exclude`` and ``candidates`` are item ids or names;
+        unknown ones are ignored. When the algorithm has fewer than ``k`` items with evidence
+        for this person, ``fill`` completes the list with popular items they may see, marked
+        ``details["fallback"] = "popularity"``.
         """
-        try:
-            u = self._user(user)
-        except UnknownIdError:
-            return self._popular(k, exclude, candidates, reason="new here: popular in this team")
-        visible = self._visible(None if public_only else u)
-        mask = ~visible
+        u = self.data.users.get(user)
+        if u is None:
+            try:
+                u = self._user(user)
+            except UnknownIdError:
+                u = None
+        known = u is not None
+        if not known and (user_items is None or sp.csr_matrix(user_items).nnz == 0):
+            return self._popular(k, exclude, candidates, reason=NEW_HERE, hide=hide)
+        mask = self.data.hidden_row(u, public_only=public_only)
+        if hide is not None:
+            mask |= hide
         if exclude:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None
-        items, scores = self.algorithm.recommend(
-            np.array([u]), k, exclude_seen=True, candidates=cand, exclude=mask[None, :]
+        policy = policy or (DEFAULT_POLICY if fill else _NO_FILL)
+        ranking = policy.rank(
+            self.algorithm, self._fallback, np.array([u if known else 0]), k,
+            hidden=mask[None, :], candidates=cand, user_items=user_items, rng=rng,
         )
-        results = self._item_results(items[0], scores[0])
-        if explain:
+        results = self._slot_results(ranking.slots(0))
+        if explain and known:
+            visible = ~self.data.hidden_row(None if public_only else u)
             for res in results:
-                res.reason, res.details = self._explain_recommendation(u, self._item(res.id), visible)
-        if fill and len(results) < k and self._fallback is not self.algorithm:
-            taken = items[0][items[0] >= 0]
-            mask[taken] = True
-            more, more_scores = self._fallback.recommend(
-                np.array([u]), k - len(results), exclude_seen=True, candidates=cand, exclude=mask[None, :]
-            )
-            for res in self._item_results(more[0], more_scores[0]):
-                res.reason = "popular in this team"
-                res.details = {"fallback": "popularity"}
-                results.append(res)
+                if not res.details.get("fallback"):
+                    res.reason, res.details = self._explain_recommendation(u, self._item(res.id), visible)
         return results
 
-    def _popular(self, k, exclude, candidates, reason: str) -> list[Result]:
-        mask = ~self._visible(None)
+    def _slot_results(self, slots: list[Slot]) -> list[Result]:
+        ids, names = self.data.items.ids, self.data.item_meta["name"].to_numpy()
+        out = []
+        for slot in slots:
+            res = Result(id=str(ids[slot.item]), name=str(names[slot.item]), score=slot.score,
+                         position=slot.position, explored=slot.explored, propensity=slot.propensity)
+            if slot.fallback:
+                res.reason, res.details = POPULAR, {"fallback": "popularity"}
+            out.append(res)
+        return out
+
+    def _popular(self, k, exclude, candidates, reason: str, hide: np.ndarray | None = None) -> list[Result]:
+        mask = self.data.hidden_row(None)
+        if hide is not None:
+            mask |= hide
         if exclude:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None
-        items, scores = self._fallback.recommend(
-            np.array([0]), k, exclude_seen=False, candidates=cand, exclude=mask[None, :]
+        ranking = _NO_FILL.rank(
+            self._fallback, None, np.array([0]), k, hidden=mask[None, :], candidates=cand, exclude_seen=False
         )
-        results = self._item_results(items[0], scores[0])
+        results = self._slot_results(ranking.slots(0))
         for res in results:
             res.reason = reason
         return results
@@ -162,20 +195,23 @@ class TeamModel:
         idx = self.data.items.lookup(keys, missing="ignore")
         return idx[idx >= 0]
 
-    def recommend_many(self, users: list[str] | None = None, k: int = 10) -> pd.DataFrame:
-        """Top-``k`` for many known users at once, as rows ``(team, user, rank, item, score)``:
-        the batch output the Spark job writes and the serving index loads."""
+    def recommend_many(self, users: list[str] | None = None, k: int = 10, *, policy: RecommendationPolicy | None = None) -> pd.DataFrame:
+        """Top-``k`` for many known users at once, through the same policy as
+        :meth:`recommend` (privacy, exclusions, popularity fill), as rows ``(team, user,
+        rank, item, score, fallback)``: the batch output the Spark job writes."""
         idx = np.arange(self.data.n_users) if users is None else self.data.users.lookup(users)
-        exclude = self.data.hidden_items(idx)
-        items, scores = self.algorithm.recommend(idx, k, exclude=exclude)
-        rows, ranks = np.nonzero(items >= 0)
+        ranking = (policy or DEFAULT_POLICY).rank(
+            self.algorithm, self._fallback, idx, k, hidden=self.data.hidden_items(idx)
+        )
+        rows, ranks = np.nonzero(ranking.items >= 0)
         return pd.DataFrame(
             {
                 "team": self.team,
                 "user": self.data.users.id_of(idx[rows]),
                 "rank": ranks + 1,
-                "item": self.data.items.id_of(items[rows, ranks]),
-                "score": scores[rows, ranks],
+                "item": self.data.items.id_of(ranking.items[rows, ranks]),
+                "score": ranking.scores[rows, ranks],
+                "fallback": ranking.fallback[rows, ranks],
             }
         )
 
@@ -339,6 +375,7 @@ def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
         data = model.data
         sp.save_npz(folder / "matrix.npz", data.matrix)
         sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
+        sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool))
         data.item_meta.to_parquet(folder / "items.parquet", index=False)
         data.user_meta.to_parquet(folder / "users.parquet", index=False)
         meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
@@ -364,5 +401,6 @@ def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
         user_meta=user_meta,
         members=sp.load_npz(folder / "members.npz").tocsr(),
         item_kind=meta.get("item_kind", "item"),
+        excluded=sp.load_npz(folder / "excluded.npz").tocsr() if (folder / "excluded.npz").exists() else None,
     )
     return TeamModel(algorithm, data)

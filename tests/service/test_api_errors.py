@@ -54,7 +54,7 @@ def test_unexpected_errors_are_a_generic_500(client, monkeypatch, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals: /etc/passwd line 7")
 
-    monkeypatch.setattr(state.index, "recommend", boom)
+    monkeypatch.setattr(state.model, "recommend", boom)
     with caplog.at_level(logging.ERROR, logger="teamrec.service"):
         response = client.get(f"{T}/people/U0103/recommendations")
     assert response.status_code == 500

@@ -14,14 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from teamrec.data.dataset import Dataset
-from teamrec.data.matrix import (
-    InteractionMatrix,
-    MatrixConfig,
-    build_matrix,
-    default_config,
-)
+from teamrec.data.matrix import InteractionMatrix, MatrixConfig
 from teamrec.data.sources import FORMATS, read_source
 from teamrec.errors import ConfigError
+from teamrec.spec import TeamSpec, team_matrix
 
 SourceArg = Annotated[Path, typer.Argument(help="a data file or folder, or a folder written by 'teamrec ingest'")]
 FormatOpt = Annotated[
@@ -94,19 +90,7 @@ def parse_floats(pairs: list[str] | None, option: str) -> dict[str, float]:
     return out
 
 
-def apply_kind_values(dataset: Dataset, kind_value: list[str] | None) -> Dataset:
-    """``--kind-value KIND=V``: every event of that kind gets value ``V`` (others keep theirs)."""
-    values = parse_floats(kind_value, "--kind-value")
-    if not values:
-        return dataset
-    events = dataset.events.copy()
-    mapped = events["kind"].map(values)
-    events["value"] = mapped.fillna(events["value"]).to_numpy(dtype=float)
-    return Dataset(events=events, items=dataset.items, users=dataset.users, info=dict(dataset.info))
-
-
-def matrix_config(
-    fmt: str | None,
+def matrix_overrides(
     kinds: list[str] | None = None,
     agg: str | None = None,
     binary: bool | None = None,
@@ -116,9 +100,9 @@ def matrix_config(
     min_user: int = 0,
     min_item: int = 0,
     kind_weight: list[str] | None = None,
-) -> MatrixConfig:
-    """The format's matrix defaults with the command-line overrides applied."""
-    base = default_config(fmt).model_dump()
+) -> dict[str, Any]:
+    """The matrix options given on the command line, as a spec's ``matrix`` overrides (the
+    source format's defaults apply to everything not given)."""
     overrides: dict[str, Any] = {}
     if kinds:
         overrides["kinds"] = tuple(kinds)
@@ -139,14 +123,11 @@ def matrix_config(
     weights = parse_floats(kind_weight, "--kind-weight")
     if weights:
         overrides["kind_weights"] = weights
-    try:
-        return MatrixConfig(**{**base, **overrides})
-    except ValueError as exc:
-        raise ConfigError(f"bad matrix option: {exc}") from None
+    return overrides
 
 
 #: The parameters every command that builds a team's matrix from a source declares (with
-#: the option types above, under these names); :func:`read_matrix` takes them as keywords.
+#: the option types above, under these names); :func:`team_spec` takes them as keywords.
 MATRIX_OPTIONS = (
     "fmt", "team", "skip_bad_rows", "columns", "kinds", "agg", "binary", "log1p", "half_life",
     "min_value", "min_user", "min_item", "kind_value", "kind_weight",
@@ -159,7 +140,7 @@ def matrix_options(params: dict[str, Any]) -> dict[str, Any]:
     return {name: params[name] for name in MATRIX_OPTIONS}
 
 
-def read_matrix(
+def team_spec(
     source: Path,
     *,
     fmt: str | None = None,
@@ -167,14 +148,49 @@ def read_matrix(
     skip_bad_rows: bool = False,
     columns: list[str] | None = None,
     kind_value: list[str] | None = None,
+    algorithm: str = "item-knn",
+    params: dict[str, Any] | None = None,
     **matrix: Any,
-) -> tuple[Dataset, MatrixConfig, InteractionMatrix]:
-    """Read a source and build one team's matrix with the command-line options (``matrix``:
-    :func:`matrix_config`'s keywords): the data, the matrix settings used (the source
-    format's defaults, as the reader names it, overridden) and the matrix."""
-    dataset = apply_kind_values(read_dataset(source, fmt, skip_bad_rows, columns), kind_value)
-    config = matrix_config(dataset.info.get("format") or fmt, **matrix)
-    return dataset, config, build_matrix(dataset, team=team, config=config)
+) -> TeamSpec:
+    """The command line's :class:`~teamrec.spec.TeamSpec`: the same object the service's
+    settings file gives per team (``matrix``: :func:`matrix_overrides`' keywords)."""
+    options: dict[str, Any] = {}
+    if columns:
+        options["columns"] = parse_pairs(columns, "--column")
+    try:
+        return TeamSpec(
+            source=str(source), format=fmt, source_team=team, options=options, skip_bad_rows=skip_bad_rows,
+            kind_values=parse_floats(kind_value, "--kind-value"), matrix=matrix_overrides(**matrix),
+            algorithm=algorithm, params=params or {},
+        )
+    except ValueError as exc:
+        raise ConfigError(f"bad option: {exc}") from None
+
+
+def read_spec(spec: TeamSpec) -> Dataset:
+    """Read a spec's source (with a progress bar when stderr is a terminal): one team's data."""
+    if not sys.stderr.isatty() or spec.source is None:
+        return spec.read()
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(f"reading {Path(spec.source).name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with_progress = spec.model_copy(update={"options": {**spec.options, "progress": progress}})
+        return with_progress.read()
+
+
+def read_matrix(source: Path, **options: Any) -> tuple[Dataset, MatrixConfig, InteractionMatrix]:
+    """Read a source and build one team's matrix with the command-line options (``options``:
+    :func:`team_spec`'s keywords): the data, the matrix settings used (the source format's
+    defaults, as the reader names it, overridden) and the matrix."""
+    spec = team_spec(source, **options)
+    dataset = read_spec(spec)
+    return dataset, spec.matrix_config(dataset.info.get("format")), team_matrix(spec, dataset)
 
 
 def echo_json(obj: Any) -> None:

@@ -36,10 +36,12 @@ from teamrec.cli._common import (
     echo_json,
     matrix_options,
     parse_pairs,
-    read_matrix,
+    read_spec,
+    team_spec,
 )
 from teamrec.errors import ConfigError
 from teamrec.recommender import Result, TeamModel
+from teamrec.spec import build_team
 
 DEFAULT_ALGORITHM = "item-knn"
 
@@ -92,15 +94,15 @@ def load_team_model(
     params: list[str] | None,
     **matrix: Any,
 ) -> TeamModel:
-    """A saved model, or one fitted now on a source with the matrix options (``matrix``:
-    :func:`~teamrec.cli._common.read_matrix`'s keywords)."""
+    """A saved model, or one built now by the one team builder from the command line's spec
+    (``matrix``: :func:`~teamrec.cli._common.team_spec`'s keywords)."""
     if model_dir is not None:
         if algorithm is not None or params:
             raise ConfigError("--algorithm and --param apply when fitting on SOURCE; a saved model has its own")
         return TeamModel.load(model_dir)
     assert source is not None
-    _, _, team_matrix = read_matrix(source, **matrix)
-    return TeamModel.fit(team_matrix, algorithm or DEFAULT_ALGORITHM, parse_params(params))
+    spec = team_spec(source, algorithm=algorithm or DEFAULT_ALGORITHM, params=parse_params(params), **matrix)
+    return build_team(spec, dataset=read_spec(spec))
 
 
 def _print(results: list[Result], title: str, as_json: bool) -> None:

@@ -14,6 +14,11 @@ indices, so every model and every display sees the same numbering. The steps, in
 Privacy travels with the matrix: ``private`` flags the items that only their members may see,
 and ``members`` is the users x items membership (from *every* event kind, before filters) used
 to let members, and only members, see a private item.
+
+Two event kinds are rules, not interactions (:data:`~teamrec.data.events.EXCLUDING_KINDS`): a
+``leave`` removes the person's earlier events on that item (they left the channel: it is no
+longer in their row nor their membership), and both ``leave`` and ``dismiss`` ("not
+interested") put the pair in ``excluded``: never recommended to that person again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from teamrec.data import weighting
 from teamrec.data.dataset import Dataset
+from teamrec.data.events import EXCLUDING_KINDS, LEAVE
 from teamrec.data.vocab import Vocab
 from teamrec.errors import ConfigError, DataError, UnknownIdError
 
@@ -82,6 +88,8 @@ class InteractionMatrix:
     user_meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     members: sp.csr_matrix | None = None
     item_kind: Literal["channel", "item"] = "item"
+    #: users x items: True where the person dismissed or left the item (never recommended).
+    excluded: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self.matrix = sp.csr_matrix(self.matrix, dtype=np.float64)
@@ -97,6 +105,10 @@ class InteractionMatrix:
             self.user_meta = _default_meta(self.users.ids, "user")
         if self.members is None:
             self.members = sp.csr_matrix(self.matrix.shape, dtype=bool)
+        if self.excluded is None:
+            self.excluded = sp.csr_matrix(self.matrix.shape, dtype=bool)
+        self._names: dict[str, _NameIndex] = {}
+        self._private: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,8 +124,12 @@ class InteractionMatrix:
 
     @property
     def private(self) -> np.ndarray:
-        """Boolean mask of the items only their members may see."""
-        return self.item_meta["private"].to_numpy(dtype=bool)
+        """Boolean mask of the items only their members may see (read-only, computed once)."""
+        if self._private is None:
+            private = self.item_meta["private"].to_numpy(dtype=bool).copy()
+            private.setflags(write=False)
+            self._private = private
+        return self._private
 
     def item_names(self, index: np.ndarray | int) -> np.ndarray:
         return self.item_meta["name"].to_numpy()[index]
@@ -123,23 +139,47 @@ class InteractionMatrix:
 
     def find_item(self, key: str) -> int:
         """The index of an item by id, or by name (``#name`` or ``name``, case-insensitive)."""
-        return _find(self.items, self.item_meta, key, "item")
+        return self._find(self.items, self.item_meta, key, "item")
 
     def find_user(self, key: str) -> int:
         """The index of a user by id, or by name / handle (case-insensitive)."""
-        return _find(self.users, self.user_meta, key, "user")
+        return self._find(self.users, self.user_meta, key, "user")
+
+    def _find(self, vocab: Vocab, meta: pd.DataFrame, key: str, kind: str) -> int:
+        pos = vocab.get(key)
+        if pos is not None:
+            return pos
+        if kind not in self._names:
+            self._names[kind] = _NameIndex(meta, kind)
+        return self._names[kind].find(key)
+
+    def hidden_row(self, user: int | None, *, public_only: bool = False) -> np.ndarray:
+        """A fresh boolean mask (n_items) of what ``user`` must not be shown: private items
+        they are not a member of (every private item for ``None`` or ``public_only``) and what
+        they dismissed or left."""
+        mask = np.array(self.private, dtype=bool)
+        if user is None:
+            return mask
+        if not public_only and mask.any():
+            start, end = self.members.indptr[user], self.members.indptr[user + 1]
+            mask[self.members.indices[start:end]] = False
+        start, end = self.excluded.indptr[user], self.excluded.indptr[user + 1]
+        mask[self.excluded.indices[start:end]] = True
+        return mask
 
     def hidden_items(self, users: np.ndarray) -> sp.csr_matrix:
-        """users x items mask (True = must not be shown): private items the user is not in."""
+        """users x items mask (True = must not be shown): private items the user is not in,
+        and items the user dismissed or left."""
         users = np.asarray(users, dtype=np.int64)
+        excluded = self.excluded[users]
         private = self.private
         if not private.any():
-            return sp.csr_matrix((len(users), self.n_items), dtype=bool)
+            return sp.csr_matrix(excluded, dtype=bool)
         priv_cols = np.flatnonzero(private)
         member_part = self.members[users][:, priv_cols].toarray()
         hidden = np.zeros((len(users), self.n_items), dtype=bool)
         hidden[:, priv_cols] = ~member_part
-        return sp.csr_matrix(hidden)
+        return (sp.csr_matrix(hidden) + excluded).astype(bool).tocsr()
 
 
 def _default_meta(ids: np.ndarray, kind: str) -> pd.DataFrame:
@@ -151,19 +191,32 @@ def _default_meta(ids: np.ndarray, kind: str) -> pd.DataFrame:
     return frame
 
 
-def _find(vocab: Vocab, meta: pd.DataFrame, key: str, kind: str) -> int:
-    if key in vocab:
-        return vocab.index_of(key)
-    wanted = key.lstrip("#@").casefold()
-    for column in ("name", "handle", "real_name"):
-        if column in meta.columns:
-            names = meta[column].astype(str).str.casefold().to_numpy()
-            hits = np.flatnonzero(names == wanted)
-            if len(hits) == 1:
-                return int(hits[0])
-            if len(hits) > 1:
-                raise UnknownIdError(kind, key, f"{len(hits)} {kind}s have that name; use the id")
-    raise UnknownIdError(kind, key)
+class _NameIndex:
+    """Items or people by name, as dicts built once: the name, then the handle, then the real
+    name, case-insensitive, ``#``/``@`` ignored; a name two share is no answer
+    (:class:`UnknownIdError` saying to use the id)."""
+
+    COLUMNS = ("name", "handle", "real_name")
+
+    def __init__(self, meta: pd.DataFrame, kind: str) -> None:
+        self.kind = kind
+        self.tables: list[dict[str, list[int]]] = []
+        for column in self.COLUMNS:
+            if column in meta.columns:
+                table: dict[str, list[int]] = {}
+                for i, name in enumerate(meta[column].astype(str).str.casefold().tolist()):
+                    table.setdefault(name, []).append(i)
+                self.tables.append(table)
+
+    def find(self, key: str) -> int:
+        wanted = key.lstrip("#@").casefold()
+        for table in self.tables:
+            hits = table.get(wanted)
+            if hits and len(hits) == 1:
+                return hits[0]
+            if hits:
+                raise UnknownIdError(self.kind, key, f"{len(hits)} {self.kind}s have that name; use the id")
+        raise UnknownIdError(self.kind, key)
 
 
 def build_matrix(
@@ -190,6 +243,7 @@ def build_matrix(
     if team not in teams and team not in data.teams():
         raise UnknownIdError("team", team)
 
+    events, rules = apply_event_rules(events)
     members_events = events
     if config.kinds is not None:
         events = events[events["kind"].isin(config.kinds).to_numpy()]
@@ -242,7 +296,30 @@ def build_matrix(
         matrix=matrix, users=users, items=items, team=str(team),
         item_meta=item_meta, user_meta=user_meta, members=members,
         item_kind=_item_kind(data.info.get("item_kind"), members_events),
+        excluded=_membership(rules, users, items),
     )
+
+
+def apply_event_rules(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the rule events (``leave``, ``dismiss``) from the interactions, and drop every
+    interaction of a (person, item) pair that comes before that pair's last ``leave`` (in
+    the frame's order, which is the order events were stored): leaving a channel ends the
+    membership, joining again later starts a new one. Returns ``(interactions, rules)``."""
+    kinds = events["kind"].to_numpy()
+    is_rule = np.isin(kinds, EXCLUDING_KINDS)
+    if not is_rule.any():
+        return events, events.iloc[:0]
+    rules = events[is_rule]
+    leaves = rules[rules["kind"].to_numpy() == LEAVE]
+    rest_mask = ~is_rule
+    if len(leaves):
+        position = np.arange(len(events))
+        key = events["user"].astype(str) + "\x1f" + events["item"].astype(str)
+        last_leave = pd.Series(position[is_rule & (kinds == LEAVE)], index=key[is_rule & (kinds == LEAVE)].to_numpy())
+        last_leave = last_leave.groupby(level=0).max()
+        cutoff = key.map(last_leave).to_numpy(dtype=np.float64)
+        rest_mask &= ~(cutoff > position)  # NaN (no leave) compares False: kept
+    return events[rest_mask], rules
 
 
 def _item_kind(declared: str | None, events: pd.DataFrame) -> Literal["channel", "item"]:
@@ -300,3 +377,56 @@ def _membership(events: pd.DataFrame, users: Vocab, items: Vocab) -> sp.csr_matr
     members.data[:] = True
     return members
 
+
+
+def fold_events(
+    config: MatrixConfig, row: np.ndarray, events: pd.DataFrame, items: Vocab
+) -> tuple[np.ndarray, np.ndarray]:
+    """One person's stored matrix row with their newer ``events`` folded in, by the matrix
+    settings' own rules, and the items those events hide from them (``leave``/``dismiss``).
+
+    This is the request-time view of a person between two fits: kinds filtered and weighted
+    as in :func:`build_matrix`, repeated cells combined by ``agg`` with the stored value
+    (``sum``/``count`` add, ``max`` keeps the larger, ``last`` the newer), ``binary`` and
+    ``log1p`` applied as the stored row has them; a ``leave`` empties its cell. Items the
+    vocabulary does not know yet are left for the next fit (the model cannot score them), and
+    so are time decay and the minimum-count filters (they need the whole team). Returns
+    ``(row, hide)``: a new float row and a boolean mask over items.
+    """
+    out = np.array(row, dtype=np.float64)
+    hide = np.zeros(len(out), dtype=bool)
+    if events.empty:
+        return out, hide
+    cols = items.lookup(events["item"].to_numpy(), missing="ignore")
+    kinds = events["kind"].to_numpy()
+    known = cols >= 0
+    rule = np.isin(kinds, EXCLUDING_KINDS) & known
+    hide[cols[rule]] = True
+    values = events["value"].to_numpy(dtype=np.float64)
+    keep = known & ~np.isin(kinds, EXCLUDING_KINDS)
+    if config.kinds is not None:
+        keep &= np.isin(kinds, config.kinds)
+    if config.kind_weights:
+        values = values * events["kind"].map(config.kind_weights).fillna(1.0).to_numpy(dtype=np.float64)
+    if config.log1p:
+        out = np.expm1(out)  # back to the aggregated scale, to combine with it
+    # In order: a leave empties its cell, later events fill it again.
+    for c, v, k, ok in zip(cols.tolist(), values.tolist(), kinds.tolist(), keep.tolist()):
+        if k == LEAVE and c >= 0:
+            out[c] = 0.0
+            continue
+        if not ok:
+            continue
+        if config.agg == "sum":
+            out[c] += v
+        elif config.agg == "count":
+            out[c] += 1.0
+        elif config.agg == "max":
+            out[c] = v if out[c] == 0 else max(out[c], v)
+        else:  # last
+            out[c] = v
+    if config.log1p:
+        out = np.log1p(out)
+    if config.binary:
+        out = (out != 0).astype(np.float64)
+    return out, hide

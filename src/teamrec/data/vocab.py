@@ -19,7 +19,7 @@ from teamrec.errors import UnknownIdError
 class Vocab:
     """An ordered set of string ids with O(1) vectorised id -> index lookups."""
 
-    __slots__ = ("_index", "kind")
+    __slots__ = ("_index", "_pos", "kind")
 
     def __init__(self, ids: Iterable[object] = (), kind: str = "id") -> None:
         values = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index)) else ids, dtype=object)
@@ -27,13 +27,25 @@ class Vocab:
         if index.has_duplicates:
             raise ValueError(f"duplicate {kind} ids: {index[index.duplicated()][:5].tolist()}")
         self._index = index
+        self._pos: dict[str, int] | None = None  # id -> index, built on the first single lookup
         self.kind = kind
 
     def __len__(self) -> int:
         return len(self._index)
 
     def __contains__(self, raw: object) -> bool:
-        return str(raw) in self._index
+        return str(raw) in self._positions()
+
+    def _positions(self) -> dict[str, int]:
+        """The id -> index dict: a request's single lookups are O(1) dict hits, not a pandas
+        ``get_indexer`` call each (built once; the vocabulary never changes after)."""
+        if self._pos is None:
+            self._pos = {key: i for i, key in enumerate(self._index.tolist())}
+        return self._pos
+
+    def get(self, raw: object) -> int | None:
+        """The index of one id, or None when absent (O(1))."""
+        return self._positions().get(str(raw))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocab) and self._index.equals(other._index)
@@ -45,10 +57,10 @@ class Vocab:
 
     def index_of(self, raw: object) -> int:
         """The index of one id; :class:`UnknownIdError` if absent."""
-        pos = self._index.get_indexer([str(raw)])[0]
-        if pos < 0:
+        pos = self._positions().get(str(raw))
+        if pos is None:
             raise UnknownIdError(self.kind, raw)
-        return int(pos)
+        return pos
 
     def lookup(self, raw: Iterable[object], *, missing: str = "raise") -> np.ndarray:
         """Indices of many ids; unknown ids raise, or give -1 with ``missing="ignore"``."""

@@ -25,9 +25,12 @@ from swagger_ui_bundle import swagger_ui_path
 from teamrec import __version__
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
+from teamrec.errors import UnknownIdError
+from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing
 from teamrec.service.settings import Settings
+from teamrec.service.teams import TeamService
 from teamrec.store.base import EventStore, open_store
 
 log = logging.getLogger("teamrec.service")
@@ -56,13 +59,32 @@ class Service:
         self.store: EventStore = store if store is not None else open_store(settings.database)
         self.registry = ModelRegistry(settings, self.store)
         self.keyring = KeyRing(settings.keys)
+        online = settings.online
+        self.refresher = Refresher(
+            self.registry, refit_events=online.refit_events, refit_seconds=online.refit_seconds,
+            retrain_seconds=online.retrain_seconds,
+        )
+        #: The application layer: one TeamService per team (what every surface calls).
+        self.teams = {
+            name: TeamService(name, team, self.registry, self.store, self.refresher)
+            for name, team in settings.teams.items()
+        }
+
+    def team(self, name: str) -> TeamService:
+        """The team's service; :class:`UnknownIdError` for a team not served here."""
+        service = self.teams.get(name)
+        if service is None:
+            raise UnknownIdError("team", name)
+        return service
 
     def start(self) -> None:
         """Load or train every team's model (once: a second call does nothing)."""
         if not self.registry.ready:
             self.registry.start()
+        self.refresher.start()
 
     def close(self) -> None:
+        self.refresher.stop()
         if self._owns_store:
             self.store.close()
 

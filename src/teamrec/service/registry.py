@@ -19,6 +19,7 @@ from typing import Any
 from teamrec.errors import TeamrecError, UnknownIdError
 from teamrec.recommender import TeamModel
 from teamrec.service import training
+from teamrec.service.online import FreshEvents
 from teamrec.service.serving import ServingIndex
 from teamrec.service.settings import Settings
 from teamrec.store.base import EventStore
@@ -38,6 +39,10 @@ class TeamState:
     train_seconds: float
     store_events: int
     info: dict[str, Any] = field(default_factory=dict)
+    #: The event store's sequence this snapshot was built up to (0 for a loaded model: it
+    #: then folds in every stored event) and the events stored after it, per person.
+    sequence: int = 0
+    fresh: FreshEvents = field(default_factory=lambda: FreshEvents("", 0, None))
 
 
 class ModelRegistry:
@@ -73,6 +78,9 @@ class ModelRegistry:
             raise UnknownIdError("team", team)
         return state
 
+    def _high_water(self, team: str) -> int:
+        return self.store.since(team, 0)[1]
+
     def retrain(self, team: str) -> TeamState:
         """Refit ``team`` on its source plus its stored events and swap the result in; a
         failure leaves the serving model as it was and is kept in :attr:`failures`."""
@@ -101,6 +109,11 @@ class ModelRegistry:
                         built.model.save(config.model_dir)  # whole or not at all
                 index = ServingIndex(built.model)
                 index.warm_up()
+                # A saved model's data ends where it was saved, which it does not record: what the
+                # store holds now counts as seen (the next retrain learns from all of it).
+                sequence = built.sequence if built.info.get("format") != "saved model" else self._high_water(team)
+                fresh = FreshEvents(team, sequence, _matrix_config(config, built.info))
+                fresh.catch_up(self.store)
                 self._versions[team] += 1
                 state = TeamState(
                     name=team,
@@ -111,9 +124,20 @@ class ModelRegistry:
                     train_seconds=built.seconds,
                     store_events=int(built.info.get("store_events") or 0),
                     info=built.info,
+                    sequence=sequence,
+                    fresh=fresh,
                 )
                 self._states[team] = state  # the swap: one reference assignment
             finally:
                 self.retraining.discard(team)
         log.info("team %s: model version %d in service", team, state.version)
         return state
+
+
+def _matrix_config(config, info: dict[str, Any]):
+    """The matrix settings the team's events are folded in with (None when the model was
+    loaded from a folder without a source: the format is then unknown, nothing is folded)."""
+    if config.source is None and config.format != "demo":
+        return None
+    fmt = info.get("format")
+    return config.matrix_config(None if fmt == "saved model" else fmt)

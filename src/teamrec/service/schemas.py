@@ -86,6 +86,9 @@ class Scored(_Out):
     score: float
     reason: str | None = Field(None, description="why, in words")
     details: dict[str, Any] = Field(default_factory=dict)
+    position: int | None = Field(None, description="recommendations: the 1-based position served")
+    explored: bool = Field(False, description="recommendations: put there by exploration, not by the ranking")
+    propensity: float | None = Field(None, description="recommendations: the probability of being shown there")
 
 
 class RecommendationsOut(_Out):
@@ -215,6 +218,16 @@ class EventBatch(BaseModel):
     batch_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
         None, description="an id for this batch: sending it again (a retry) stores nothing twice"
     )
+
+
+class FeedbackIn(BaseModel):
+    """A person's feedback on an item (``dismiss``: "not interested")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Id
+    item: Id
+    action: Literal["dismiss"] = "dismiss"
 
 
 class IngestOut(_Out):

@@ -1,21 +1,11 @@
-"""A serving index over one fitted :class:`~teamrec.recommender.TeamModel`: the same answers,
-with everything a request would otherwise rebuild computed once per model.
+"""A search index over one fitted :class:`~teamrec.recommender.TeamModel`, for the pickers.
 
-``TeamModel`` is written for clarity and batch use: each call looks ids up through pandas and
-converts name columns to arrays. At hundreds of requests a second those conversions are most
-of the cost, so the service builds this index once per model, *before* the model is swapped
-in, and answers the hot question -- recommendations without explanations -- from it:
-
-* ids -> indices through plain dicts; names, descriptions and sizes as plain lists;
-* the private mask as one boolean array, and a person's hidden items (private channels they
-  are not in) computed on demand from their membership row, never a DataFrame;
-* scoring and ranking through the algorithm's own ``recommend`` (the contract), with the
-  popularity fill and the privacy rules of ``TeamModel.recommend`` -- a test pins the two to
-  the same results.
-
-Explanations, similar items and similar people go to the ``TeamModel`` itself (their reasons
-are per result, not per request). Search for the pickers (items and people by name) lives
-here too. An index is immutable once built and safe to share between threads.
+Built once per model, *before* the model is swapped in: items and people by name (exact
+matches first, then names starting with the query, then the rest, each by size), the
+descriptions and sizes the pickers show, and the private mask. Recommendations are not
+answered here: they come from the one policy through :class:`TeamModel` (the speed a mirror
+of it once bought now comes from the data layer: O(1) id lookups, arrays cached once, a fast
+one-person path). An index is immutable once built and safe to share between threads.
 """
 
 from __future__ import annotations
@@ -24,13 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from teamrec.algorithms import _topk
-from teamrec.algorithms.popularity import Popularity
 from teamrec.errors import AccessDeniedError, UnknownIdError
 from teamrec.recommender import TeamModel
-
-_NEW_HERE = "new here: popular in this team"
-_POPULAR = "popular in this team"
 
 
 class ServingIndex:
@@ -46,8 +31,6 @@ class ServingIndex:
         self.user_ids: list[str] = [str(x) for x in data.users.ids]
         self.item_pos = {x: i for i, x in enumerate(self.item_ids)}
         self.user_pos = {x: u for u, x in enumerate(self.user_ids)}
-        self._item_names_index = _NameIndex(data.item_meta, "item")
-        self._user_names_index = _NameIndex(data.user_meta, "user")
         self.item_names: list[str] = [str(n) for n in data.item_meta["name"].tolist()]
         self.user_names: list[str] = [str(n) for n in data.user_meta["name"].tolist()]
         self.item_descriptions: list[str] = _column(data.item_meta, "description", self.n_items)
@@ -61,7 +44,6 @@ class ServingIndex:
         matrix = data.matrix
         self.item_size = np.bincount(matrix.indices, minlength=self.n_items).astype(np.int64)
         self.user_size = np.diff(matrix.indptr).astype(np.int64)
-        self.fallback = self.algorithm if isinstance(self.algorithm, Popularity) else Popularity().fit(matrix)
         # Search keys and the default order of the pickers (largest first, then by name).
         self._item_keys = [n.casefold() for n in self.item_names]
         self._user_keys = [
@@ -69,18 +51,17 @@ class ServingIndex:
         ]
         self._item_order = sorted(range(self.n_items), key=lambda i: (-self.item_size[i], self._item_keys[i]))
         self._user_order = sorted(range(self.n_users), key=lambda u: (-self.user_size[u], self._user_keys[u][0]))
-        self._popular_cache: dict[int, list[dict[str, Any]]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
     def user_index(self, key: str) -> int:
         """A person by id, or by name or handle; :class:`UnknownIdError` if unknown."""
         u = self.user_pos.get(key)
-        return u if u is not None else self._user_names_index.find(key)
+        return u if u is not None else self.model.data.find_user(key)
 
     def item_index(self, key: str) -> int:
         """An item by id, or by name (``#name``); :class:`UnknownIdError` if unknown."""
         i = self.item_pos.get(key)
-        return i if i is not None else self._item_names_index.find(key)
+        return i if i is not None else self.model.data.find_item(key)
 
     def viewer_index(self, key: str | None) -> int | None:
         if key is None:
@@ -101,79 +82,6 @@ class ServingIndex:
     def _known_items(self, keys: list[str]) -> np.ndarray:
         pos = self.item_pos
         return np.fromiter((pos[k] for k in keys if k in pos), dtype=np.int64)
-
-    # -- recommendations -------------------------------------------------------------------
-    def recommend(
-        self,
-        user: str,
-        k: int = 10,
-        *,
-        exclude: list[str] | None = None,
-        candidates: list[str] | None = None,
-        explain: bool = False,
-        public_only: bool = False,
-    ) -> list[dict[str, Any]]:
-        """What ``TeamModel.recommend`` answers, as plain dicts (see the module docstring)."""
-        if explain:
-            results = self.model.recommend(
-                user, k, exclude=exclude, candidates=candidates, explain=True, public_only=public_only
-            )
-            return [r.to_dict() for r in results]
-        try:
-            u = self.user_index(user)
-        except UnknownIdError:
-            return self.popular(k, exclude, candidates)
-        mask = self.hidden(None if public_only else u)
-        if exclude:
-            mask[self._known_items(exclude)] = True
-        cand = self._known_items(candidates) if candidates is not None else None
-        users = np.array([u])
-        items, scores = self._rank(u, k, mask, cand)
-        results = self._results(items, scores, None, {})
-        if len(results) < k and self.fallback is not self.algorithm:
-            mask[items[items >= 0]] = True
-            more, more_scores = self.fallback.recommend(
-                users, k - len(results), exclude_seen=True, candidates=cand, exclude=mask[None, :]
-            )
-            results += self._results(more[0], more_scores[0], _POPULAR, {"fallback": "popularity"})
-        return results
-
-    def _rank(self, u: int, k: int, mask: np.ndarray, candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``algorithm.recommend([u], k, exclude_seen=True, exclude=mask, candidates=...)`` for
-        one person, without its batch machinery: the algorithm's own ranking keys
-        (``_rank_keys``, the contract's hook) and the shared top-k helper, with what the person
-        already has added to ``mask`` straight from the CSR arrays (no sparse slicing)."""
-        X = self.algorithm.X_
-        start, end = X.indptr[u], X.indptr[u + 1]
-        seen = X.indices[start:end][X.data[start:end] != 0]
-        primary, secondary = self.algorithm._rank_keys(np.array([u]), None)
-        full = mask.copy()
-        full[seen] = True
-        items, scores = _topk.topk(primary, k, exclude=full[None, :], candidates=candidates, secondary=secondary)
-        return items[0], scores[0]
-
-    def popular(self, k: int, exclude: list[str] | None = None, candidates: list[str] | None = None) -> list[dict[str, Any]]:
-        """The popular public items, for someone the model has never seen."""
-        plain = not exclude and candidates is None
-        if plain and k in self._popular_cache:
-            return [dict(r) for r in self._popular_cache[k]]
-        mask = self.hidden(None)
-        if exclude:
-            mask[self._known_items(exclude)] = True
-        cand = self._known_items(candidates) if candidates is not None else None
-        items, scores = self.fallback.recommend(np.array([0]), k, exclude_seen=False, candidates=cand, exclude=mask[None, :])
-        results = self._results(items[0], scores[0], _NEW_HERE, {})
-        if plain and len(self._popular_cache) < 64:
-            self._popular_cache[k] = [dict(r) for r in results]
-        return results
-
-    def _results(self, items: np.ndarray, scores: np.ndarray, reason: str | None, details: dict) -> list[dict[str, Any]]:
-        ids, names = self.item_ids, self.item_names
-        return [
-            {"id": ids[i], "name": names[i], "score": float(s), "reason": reason, "details": dict(details)}
-            for i, s in zip(items.tolist(), scores.tolist())
-            if i >= 0
-        ]
 
     # -- items and people --------------------------------------------------------------------
     def item_ref(self, i: int) -> dict[str, Any]:
@@ -251,35 +159,7 @@ class ServingIndex:
         if len(public):
             self.model.similar_items(self.item_ids[int(public[np.argmax(self.item_size[public])])], 1)
         self.model.recommend(user, 1, explain=True)
-        self.recommend(user, 1)
-
-
-class _NameIndex:
-    """``InteractionMatrix.find_user`` / ``find_item`` by name, as dicts: the name, then the
-    handle, then the real name, case-insensitive, ``#``/``@`` ignored; a name two share is
-    no answer (:class:`UnknownIdError` saying to use the id)."""
-
-    COLUMNS = ("name", "handle", "real_name")
-
-    def __init__(self, meta, kind: str) -> None:
-        self.kind = kind
-        self.tables: list[dict[str, list[int]]] = []
-        for column in self.COLUMNS:
-            if column in meta.columns:
-                table: dict[str, list[int]] = {}
-                for i, name in enumerate(meta[column].astype(str).str.casefold().tolist()):
-                    table.setdefault(name, []).append(i)
-                self.tables.append(table)
-
-    def find(self, key: str) -> int:
-        wanted = key.lstrip("#@").casefold()
-        for table in self.tables:
-            hits = table.get(wanted)
-            if hits and len(hits) == 1:
-                return hits[0]
-            if hits:
-                raise UnknownIdError(self.kind, key, f"{len(hits)} {self.kind}s have that name; use the id")
-        raise UnknownIdError(self.kind, key)
+        self.model.recommend(user, 1)
 
 
 def _column(meta, name: str, n: int) -> list[str]:

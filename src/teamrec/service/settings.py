@@ -14,7 +14,14 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     algorithm = "item-knn"
     params = { neighbors = 50 }
     matrix = { kinds = ["member"] }   # over the format's defaults
+    options = { columns = { user = "personId" } }  # reader options (csv/jsonl/parquet columns ...)
+    kind_values = { VIEW = 1.0 }      # every event of a kind gets this value
     model_dir = "models/acme"         # load a saved model at start; retrains are saved here
+
+    [online]                     # events reach models at once (fold-in); snapshots refresh:
+    refit_events = 1000          #   after this many new events per team (0: never)
+    refit_seconds = 300          #   or when events have waited this long
+    retrain_seconds = 86400      #   and a full retrain on this schedule (default: none)
 
     [[keys]]
     team = "acme"
@@ -54,6 +61,7 @@ from pydantic import (
 )
 
 from teamrec.errors import ConfigError
+from teamrec.spec import TeamSpec
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +85,29 @@ def default_database(env: Mapping[str, str] | None = None) -> str:
     return str(base / "teamrec" / "events.sqlite3")
 
 
-class TeamSettings(BaseModel):
-    """Where one team's data comes from and what to fit on it."""
+class TeamSettings(TeamSpec):
+    """One team of the service: its :class:`~teamrec.spec.TeamSpec` (source, reader options,
+    matrix, algorithm) plus where its model is saved. Every reader option works here::
 
-    model_config = ConfigDict(extra="forbid")
+        [teams.news]
+        source = "shared_articles_and_interactions.csv"
+        format = "csv"
+        options = { columns = { user = "personId", item = "contentId", kind = "eventType" } }
+        kind_values = { VIEW = 1, LIKE = 2, FOLLOW = 3 }
+    """
 
-    source: str | None = Field(None, description="data file or folder (read with `format`)")
-    format: str | None = Field(None, description="source format; 'demo' for the generated workspace")
-    source_team: str | None = Field(None, description="the team inside the source, when it holds several")
     model_dir: str | None = Field(None, description="saved model to load at start; retrains are saved here")
-    algorithm: str = "item-knn"
-    params: dict[str, Any] = Field(default_factory=dict)
-    matrix: dict[str, Any] = Field(default_factory=dict, description="MatrixConfig fields over the format's defaults")
 
     @model_validator(mode="after")
     def _has_data(self) -> TeamSettings:
         if self.format != "demo" and self.source is None and self.model_dir is None:
             raise ValueError("a team needs a source (with its format), format = 'demo', or a model_dir")
         return self
+
+    @property
+    def spec(self) -> TeamSpec:
+        """The team's spec alone (what the team builder reads)."""
+        return TeamSpec.model_validate(self.model_dump(exclude={"model_dir"}))
 
 
 class KeySettings(BaseModel):
@@ -117,6 +130,16 @@ class KeySettings(BaseModel):
         return self.name or f"{self.team}:{'+'.join(self.scopes)}"
 
 
+class OnlineSettings(BaseModel):
+    """How events reach the models: at once through fold-in, and by background refits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refit_events: int = Field(1000, ge=0, description="refit a team in the background after this many new events (0: never)")
+    refit_seconds: float | None = Field(300.0, gt=0, description="refit a team whose events wait this long (None: never)")
+    retrain_seconds: float | None = Field(None, gt=0, description="full retrain of every team on this schedule (None: never)")
+
+
 class Settings(BaseModel):
     """Everything the service needs, validated once at start."""
 
@@ -130,6 +153,7 @@ class Settings(BaseModel):
     access_log: bool = True
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     keys: list[KeySettings] = Field(default_factory=list)
+    online: OnlineSettings = Field(default_factory=OnlineSettings)
 
     @field_validator("teams")
     @classmethod

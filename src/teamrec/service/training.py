@@ -1,9 +1,10 @@
-"""Building one team's model for the service: source events + stored events -> TeamModel.
+"""Building one team's model for the service: its spec's source + stored events -> TeamModel.
 
 The data of a team is its configured source (a file, a folder, the generated demo) with the
-events ingested through the API appended (the event store), so a retrain learns from both.
-The source's team is renamed to the service's team name, so every team's data is keyed by
-the name in its URLs and no other team's rows can slip in.
+events ingested through the API appended (the event store), so a retrain learns from both;
+the model is built by the one team builder (:func:`teamrec.spec.build_team`). The source's
+team is renamed to the service's team name, so every team's data is keyed by the name in its
+URLs and no other team's rows can slip in.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from teamrec.data.dataset import Dataset
-from teamrec.data.matrix import MatrixConfig, build_matrix, default_config
-from teamrec.data.sources import read_source
 from teamrec.errors import ConfigError
 from teamrec.recommender import TeamModel
+from teamrec.spec import build_team
 from teamrec.service.settings import TeamSettings
 from teamrec.store.base import EventStore
 
@@ -29,74 +26,35 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Trained:
-    """A freshly built model and where its data came from."""
+    """A freshly built model, where its data came from, and the event store's sequence number
+    it has seen up to (what the online updater reads on from, with ``store.since``)."""
 
     model: TeamModel
     seconds: float
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def source_dataset(name: str, team: TeamSettings) -> Dataset | None:
-    """The team's source as a dataset whose team is ``name`` (None: the team has no source)."""
-    if team.format == "demo":
-        from teamrec.demo import demo_dataset
-
-        data = demo_dataset()
-    elif team.source is not None:
-        data = read_source(team.source, team.format)
-    else:
-        return None
-    teams = data.teams()
-    if team.source_team is not None:
-        data = data.team(team.source_team)
-    elif len(teams) > 1:
-        raise ConfigError(
-            f"team {name!r}: the source holds {len(teams)} teams; set source_team (one of {', '.join(teams[:10])})"
-        )
-    return Dataset(
-        events=data.events.assign(team=name),
-        items=data.items.assign(team=name),
-        users=data.users.assign(team=name),
-        info=dict(data.info),
-    )
-
-
-def matrix_config(team: TeamSettings, fmt: str | None) -> MatrixConfig:
-    """The format's matrix defaults (the demo's for the demo) with the team's overrides."""
-    if team.format == "demo":
-        from teamrec.demo import DEMO_MATRIX
-
-        base = DEMO_MATRIX
-    else:
-        base = default_config(fmt)
-    try:
-        return MatrixConfig(**{**base.model_dump(), **team.matrix})
-    except ValueError as exc:
-        raise ConfigError(f"bad matrix settings: {exc}") from None
+    sequence: int = 0
 
 
 def train(name: str, team: TeamSettings, store: EventStore) -> Trained:
-    """Fit the team's configured algorithm on its source events plus its stored events."""
+    """Fit the team's spec on its source events plus every event stored for it (the one team
+    builder, :func:`teamrec.spec.build_team`)."""
     start = time.perf_counter()
-    base = source_dataset(name, team)
-    if base is None:
+    spec = team.spec
+    if spec.source is None and spec.format != "demo":
         raise ConfigError(f"team {name!r} has no source to train from (only a saved model)")
-    stored = store.events(name)
-    events = pd.concat([base.events, stored], ignore_index=True) if len(stored) else base.events
-    data = Dataset(events=events, items=base.items, users=base.users, info=dict(base.info))
-    matrix = build_matrix(data, team=name, config=matrix_config(team, base.info.get("format", team.format)))
-    model = TeamModel.fit(matrix, team.algorithm, team.params)
-    model.algorithm.warm()  # before it serves: no request pays for a first computation
+    base = spec.read(name)
+    stored, sequence = store.since(name, 0)
+    model = build_team(spec, team=name, dataset=base, extra_events=stored)
     seconds = time.perf_counter() - start
     info = {
         "format": base.info.get("format", team.format),
-        "source": _source_name(team),
+        "source": spec.source_name,
         "source_events": int(len(base.events)),
         "store_events": int(len(stored)),
     }
     log.info("trained %s for team %s in %.2fs (%d source + %d stored events)",
              team.algorithm, name, seconds, info["source_events"], info["store_events"])
-    return Trained(model=model, seconds=seconds, info=info)
+    return Trained(model=model, seconds=seconds, info=info, sequence=sequence)
 
 
 def load(name: str, team: TeamSettings) -> Trained:
@@ -114,9 +72,3 @@ def load(name: str, team: TeamSettings) -> Trained:
 
 def has_saved_model(team: TeamSettings) -> bool:
     return team.model_dir is not None and (Path(team.model_dir) / "team.json").exists()
-
-
-def _source_name(team: TeamSettings) -> str:
-    if team.format == "demo":
-        return "demo workspace"
-    return Path(team.source).name if team.source else ""

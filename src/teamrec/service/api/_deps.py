@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 
 from teamrec.service.schemas import MAX_K
 from teamrec.service.security import TeamAccess, team_access
+from teamrec.service.teams import Caller, TeamService
 
 PREFIX = "/api/v1/teams/{team}"
 
@@ -35,10 +36,16 @@ def trusted_viewer(access: TeamAccess, viewer: str | None) -> str | None:
     return viewer
 
 
-def public_only(access: TeamAccess) -> bool:
-    """Whether answers about a person must leave out every private item: the caller has no
-    key, so nothing says the asker is that person (anyone may read an open service)."""
-    return access.key is None
+def caller(access: TeamAccess, viewer: str | None = None) -> Caller:
+    """The service layer's :class:`Caller` for this request: trusted when it came with the
+    team's key (and then it may name the ``viewer``); an anonymous reader sees public items
+    only, because nothing says the asker is the person asked about."""
+    return Caller(trusted=access.key is not None, viewer=trusted_viewer(access, viewer))
+
+
+def team_service(request: Request, access: TeamAccess) -> TeamService:
+    """The application layer's service for the request's team."""
+    return request.app.state.service.team(access.team)
 
 #: Error responses every team route may give, for the OpenAPI document.
 ERRORS = {

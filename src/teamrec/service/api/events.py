@@ -1,29 +1,40 @@
-"""``POST /api/v1/teams/{team}/events``: ingest a batch of events (a key with ``write``)."""
+"""Events and feedback (a key with ``write``): ingest a batch; a person's "not interested"."""
 
 from __future__ import annotations
 
 import pandas as pd
 from fastapi import APIRouter, Request
 
-from teamrec.service import training
-from teamrec.service.api._deps import ERRORS, PREFIX, WriteTeam
-from teamrec.service.schemas import EventBatch, IngestOut
+from teamrec.service.api._deps import ERRORS, PREFIX, WriteTeam, caller, team_service
+from teamrec.service.schemas import EventBatch, FeedbackIn, IngestOut
 
 router = APIRouter(prefix=PREFIX, tags=["events"], responses=ERRORS)
 
 
+def _out(access, ingested) -> dict:
+    result = ingested.stored
+    return {
+        "team": access.team,
+        "stored": result.stored,
+        "duplicate": result.duplicate,
+        "total": result.total,
+        "since_training": ingested.since_training,
+        "unused_kinds": ingested.unused_kinds,
+    }
+
+
 @router.post("/events", response_model=IngestOut, status_code=201)
 def ingest(access: WriteTeam, batch: EventBatch, request: Request):
-    """Store a batch of events durably, all or nothing, before answering.
+    """Store a batch of events durably, all or nothing, before answering; from the next
+    request on they count in the recommendations of the people they are about (the model
+    itself is refitted in the background). An event of kind ``leave`` ends a membership: the
+    item leaves the person's data and is never recommended back to them.
 
     A bad event refuses the whole batch with a 422 naming its index and field
-    (``events[3].user``). Stored events join the team's model at its next retrain. Sending
-    a ``batch_id`` again stores nothing twice (``duplicate: true``). ``unused_kinds`` names
-    the batch's event kinds the team's matrix settings leave out: stored, but no model
-    will learn from them unless the settings change.
+    (``events[3].user``). Sending a ``batch_id`` again stores nothing twice (``duplicate:
+    true``). ``unused_kinds`` names the batch's event kinds the team's matrix settings leave
+    out: stored, but no model will learn from them unless the settings change.
     """
-    service = request.app.state.service
-    store = service.store
     events = batch.events
     frame = pd.DataFrame(
         {
@@ -34,19 +45,13 @@ def ingest(access: WriteTeam, batch: EventBatch, request: Request):
             "timestamp": [e.epoch() for e in events],
         }
     )
-    result = store.append(access.team, frame, batch_id=batch.batch_id)
-    return {
-        "team": access.team,
-        "stored": result.stored,
-        "duplicate": result.duplicate,
-        "total": result.total,
-        "since_training": max(0, result.total - access.state.store_events),
-        "unused_kinds": _unused_kinds(service.settings.teams[access.team], access.state.info, frame),
-    }
+    ingested = team_service(request, access).ingest(caller(access), frame, batch_id=batch.batch_id)
+    return _out(access, ingested)
 
 
-def _unused_kinds(team, info: dict, frame: pd.DataFrame) -> list[str]:
-    kinds = training.matrix_config(team, info.get("format", team.format)).kinds
-    if kinds is None:
-        return []
-    return sorted(set(frame["kind"]) - set(kinds))
+@router.post("/feedback", response_model=IngestOut, status_code=201)
+def feedback(access: WriteTeam, body: FeedbackIn, request: Request):
+    """A person's feedback on an item: ``dismiss`` ("not interested") means it is never
+    recommended to them again, from their next request on (stored durably as an event)."""
+    ingested = team_service(request, access).feedback(caller(access), body.user, body.item, body.action)
+    return _out(access, ingested)
