@@ -160,3 +160,80 @@ class AlgorithmContract:
         fitted.update(grown)
         items, _ = fitted.recommend([X.shape[0]], k=3)
         assert items.shape == (1, 3) and (items >= 0).any()
+
+
+# -- the contract over every registered algorithm (issue 10) ------------------------------------
+#: Parameters that make an algorithm deterministic and quick on the small fixtures.
+QUICK_PARAMS: dict[str, dict[str, object]] = {
+    "als": {"factors": 8, "iterations": 10, "seed": 0},
+    "bpr": {"factors": 8, "iterations": 30, "seed": 0},
+    "biased-mf": {"factors": 8, "epochs": 20, "seed": 0},
+}
+
+
+def quick(name: str) -> Algorithm:
+    """A registered algorithm with :data:`QUICK_PARAMS` (only the parameters it has)."""
+    from teamrec.algorithms.registry import get_algorithm
+
+    klass = get_algorithm(name)
+    params = {k: v for k, v in QUICK_PARAMS.get(name, {}).items() if k in klass.Config.model_fields}
+    return klass(**params)
+
+
+def check_fold_in(algorithm: Algorithm, k: int = 5, min_overlap: float = 1.0) -> None:
+    """Scoring a person from their row passed as ``user_items`` (the fold-in the service does
+    at request time) gives the same top-``k`` as scoring their stored row (``min_overlap`` < 1:
+    the mean share they agree on, for factor models whose fit does not end on a user solve)."""
+    X = algorithm.X_
+    users = np.arange(X.shape[0])
+    stored, stored_scores = algorithm.recommend(users, k)
+    folded, folded_scores = algorithm.recommend(users, k, user_items=X[users])
+    if min_overlap >= 1.0:
+        np.testing.assert_array_equal(folded, stored)
+        np.testing.assert_allclose(folded_scores, stored_scores, rtol=1e-6, atol=1e-9)
+    else:
+        overlap = np.mean([len(set(a) & set(b)) / k for a, b in zip(folded, stored, strict=True)])
+        assert overlap >= min_overlap, f"{algorithm.name}: fold-in agrees on {overlap:.0%} of the top-{k}"
+    one, _ = algorithm.recommend([3], k)
+    np.testing.assert_array_equal(one, stored[3:4])  # the one-person fast path: the same answer
+
+
+def check_update_matches_refit(name: str, old: sp.csr_matrix, new: sp.csr_matrix, k: int = 5,
+                               min_overlap: float = 1.0) -> None:
+    """``partial_fit_users`` with the changed rows gives the top-``k`` of a refit on ``new``
+    (``min_overlap``: the mean share of each person's top-k the two agree on; 1.0 is exact)."""
+    changed = np.flatnonzero(
+        np.asarray(abs(new[: old.shape[0], : old.shape[1]] - old).sum(axis=1)).ravel()
+        + (np.diff(new[: old.shape[0]].indptr) != np.diff(old.indptr))
+    )
+    changed = np.r_[changed, np.arange(old.shape[0], new.shape[0])].astype(np.int64)
+    updated = quick(name).fit(old).partial_fit_users(changed, new[changed])
+    refit = quick(name).fit(new)
+    assert updated.X_.shape == new.shape and abs(updated.X_ - new).sum() == 0
+    users = np.arange(new.shape[0])
+    a, _ = updated.recommend(users, k)
+    b, _ = refit.recommend(users, k)
+    overlap = np.mean([len(set(x[x >= 0]) & set(y[y >= 0])) / max(1, len(set(y[y >= 0]))) for x, y in zip(a, b, strict=True)])
+    assert overlap >= min_overlap, f"{name}: update agrees with a refit on {overlap:.0%} of the top-{k}"
+
+
+def check_served_is_policy(algorithm: Algorithm, k: int = 8) -> None:
+    """What a person is served (``TeamModel.recommend``) is the policy's list, item by item,
+    popularity fill included; and the batch output (``recommend_many``) is the same list."""
+    from teamrec.data.matrix import InteractionMatrix
+    from teamrec.data.vocab import Vocab
+    from teamrec.policy import DEFAULT_POLICY
+    from teamrec.recommender import TeamModel
+
+    X = algorithm.X_
+    data = InteractionMatrix(matrix=X, users=Vocab([f"u{i}" for i in range(X.shape[0])], kind="user"),
+                             items=Vocab([f"i{i}" for i in range(X.shape[1])], kind="item"))
+    model = TeamModel(algorithm, data)
+    users = np.arange(X.shape[0])
+    ranking = DEFAULT_POLICY.rank(algorithm, model._fallback, users, k, hidden=data.hidden_items(users))
+    batch = model.recommend_many(k=k)
+    for u in users:
+        served = [r.id for r in model.recommend(f"u{u}", k)]
+        expected = [f"i{i}" for i in ranking.items[u] if i >= 0]
+        assert served == expected, f"person u{u}: served {served} != policy {expected}"
+        assert batch.loc[batch["user"] == f"u{u}", "item"].tolist() == expected

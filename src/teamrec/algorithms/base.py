@@ -129,6 +129,30 @@ class Algorithm:
         """
         return self.fit(X)
 
+    def partial_fit_users(self, users: np.ndarray | list[int], user_items: sp.spmatrix) -> Self:
+        """Bring the model up to date after people's rows changed (implicit's
+        ``partial_fit_users`` shape): ``users`` are row indices, those at or past
+        :attr:`n_users` are new people appended in order; ``user_items`` holds their whole new
+        rows, and may be wider than the model (new items, appended: the vocabularies never
+        renumber). Builds the new matrix and calls :meth:`update`, so an algorithm's cheaper
+        incremental ``update`` serves both."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        rows = sp.csr_matrix(user_items, dtype=np.float64)
+        if rows.shape[0] != len(users):
+            raise ValueError(f"user_items has {rows.shape[0]} rows for {len(users)} users")
+        n_users = max(self.n_users, int(users.max()) + 1 if len(users) else 0)
+        n_items = max(self.n_items, rows.shape[1])
+        old = self.X_.copy()
+        old.resize((n_users, n_items))
+        keep = np.ones(n_users)
+        keep[users] = 0.0
+        rows.resize((len(users), n_items))
+        place = sp.csr_matrix((np.ones(len(users)), (users, np.arange(len(users)))), shape=(n_users, len(users)))
+        X = (sp.diags(keep) @ old + place @ rows).tocsr()
+        X.eliminate_zeros()
+        return self.update(X)
+
     def warm(self) -> Self:
         """Precompute what answering requests needs, before a model is put in service (a
         server calls it once after fit or load). Most algorithms have nothing to do."""
@@ -193,6 +217,8 @@ class Algorithm:
         """
         self._check_fitted()
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if len(users) == 1 and user_items is None and not sp.issparse(candidates) and not sp.issparse(exclude):
+            return self._recommend_one(int(users[0]), k, exclude_seen, candidates, exclude)
         out_idx = np.full((len(users), k), -1, dtype=np.int64)
         out_val = np.full((len(users), k), np.nan)
         step = _topk.user_batches(len(users), self.n_items)
@@ -212,6 +238,19 @@ class Algorithm:
             idx, val = _topk.topk(primary, k, candidates=cand, secondary=secondary)
             out_idx[sl], out_val[sl] = idx, val
         return out_idx, out_val
+
+    def _recommend_one(
+        self, u: int, k: int, exclude_seen: bool, candidates: np.ndarray | None, exclude: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend` for one stored person (a request's usual question) without the
+        batch machinery: the seen items straight from the CSR arrays, one dense mask, the
+        algorithm's own ranking keys and the shared top-k helper -- the same answer."""
+        primary, secondary = self._rank_keys(np.array([u]), None)
+        mask = np.zeros(self.n_items, dtype=bool) if exclude is None else np.array(exclude, dtype=bool).reshape(-1)
+        if exclude_seen:
+            start, end = self.X_.indptr[u], self.X_.indptr[u + 1]
+            mask[self.X_.indices[start:end][self.X_.data[start:end] != 0]] = True
+        return _topk.topk(primary, k, exclude=mask[None, :], candidates=candidates, secondary=secondary)
 
     def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items most similar to each of ``items`` (never the item itself)."""

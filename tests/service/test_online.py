@@ -1,0 +1,119 @@
+"""Events reach the model (issue 10), through the HTTP API where a person sees it: an accepted
+event changes that person's recommendations on the next request (no retrain), a dismissal or
+a leave removes the item for good, a newcomer gets personal recommendations after their first
+events, background refits swap a new snapshot in, and every reader option of the team spec
+works in the settings file."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from teamrec.service import create_app
+from teamrec.store import MemoryEventStore
+
+from .conftest import AUTH, TestClient, make_settings
+
+G = "/api/v1/teams/globex"
+A = AUTH["globex-admin"]
+
+
+def recs(client, user, k=10, **params):
+    body = client.get(f"{G}/people/{user}/recommendations", params={"k": k, **params}, headers=A).json()
+    return body["model_version"], [r["id"] for r in body["results"]]
+
+
+def post(client, *events, path="events"):
+    body = {"events": list(events)} if path == "events" else events[0]
+    response = client.post(f"{G}/{path}", json=body, headers=A)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def member(user, item, kind="member"):
+    return {"user": user, "item": item, "kind": kind, "value": 1, "timestamp": 1.8e9}
+
+
+def test_a_join_changes_that_persons_recommendations_at_once(client):
+    version, before = recs(client, "g4")
+    assert "G2" in before
+    post(client, member("g4", "G2"))
+    after_version, after = recs(client, "g4")
+    assert after_version == version == 1  # no retrain happened
+    assert "G2" not in after  # they are in it now
+
+
+def test_a_dismissal_is_never_recommended_again(client):
+    _, before = recs(client, "g4")
+    assert before[0] == "G2"
+    out = post(client, {"user": "g4", "item": "G2"}, path="feedback")
+    assert out["stored"] == 1
+    assert "G2" not in recs(client, "g4")[1]
+    client.post(f"{G}/model/retrain", headers=A)
+    version, after = recs(client, "g4")
+    assert version == 2 and "G2" not in after  # stored: it survives retrains
+
+
+def test_unknown_feedback_actions_are_refused(client):
+    response = client.post(f"{G}/feedback", json={"user": "g4", "item": "G2", "action": "love"}, headers=A)
+    assert response.status_code == 422
+    assert client.post(f"{G}/feedback", json={"user": "g4", "item": "G2"}).status_code == 401
+
+
+def test_a_leave_ends_the_membership_and_the_channel_is_not_recommended_back(client):
+    assert client.get(f"{G}/items/G2", headers=A).json()["people"] == 3
+    post(client, member("g1", "G2", kind="leave"))
+    assert "G2" not in recs(client, "g1")[1]  # at once
+    client.post(f"{G}/model/retrain", headers=A)
+    assert client.get(f"{G}/items/G2", headers=A).json()["people"] == 2  # left the matrix
+    assert "G2" not in recs(client, "g1")[1]
+
+
+def test_a_newcomer_gets_personal_recommendations_after_their_first_events(client):
+    _, stranger = recs(client, "g-new")
+    post(client, member("g-new", "G3"), member("g-new", "G9"))
+    version, personal = recs(client, "g-new", k=3)
+    assert version == 1 and personal and "G3" not in personal
+    body = client.get(f"{G}/people/g-new/recommendations", params={"k": 3}, headers=A).json()
+    assert all(r["reason"] != "new here: popular in this team" for r in body["results"])
+
+
+def test_answers_carry_position_and_exploration_flags(read_client):
+    body = read_client.get(f"{G}/people/g4/recommendations", headers=A).json()
+    assert [r["position"] for r in body["results"]] == list(range(1, len(body["results"]) + 1))
+    assert all(r["explored"] is False and r["propensity"] == 1.0 for r in body["results"])
+
+
+def test_a_background_refit_swaps_in_after_n_events(globex_dir):
+    settings = make_settings(globex_dir, online={"refit_events": 2, "refit_seconds": None})
+    with TestClient(create_app(settings, store=MemoryEventStore())) as client:
+        post(client, member("g4", "G2"))
+        assert client.get(f"{G}/model", headers=A).json()["model_version"] == 1
+        post(client, member("g3", "G1"))
+        deadline = time.monotonic() + 30
+        while client.get(f"{G}/model", headers=A).json()["model_version"] < 2:
+            assert time.monotonic() < deadline, "no background refit"
+            time.sleep(0.05)
+        info = client.get(f"{G}/model", headers=A).json()
+        assert info["events"]["store"] == 2 and info["events"]["since_training"] == 0
+        assert "G2" not in recs(client, "g4")[1]
+
+
+def test_every_reader_option_works_in_the_settings_file(tmp_path, globex_dir):
+    # A CSV with its own column names, read with the same spec the CLI's --column builds.
+    frame = pd.DataFrame({"personId": ["a", "a", "b", "b", "c", "c", "d"],
+                          "contentId": ["x", "y", "x", "z", "y", "z", "x"],
+                          "eventType": ["VIEW", "LIKE", "VIEW", "VIEW", "LIKE", "VIEW", "VIEW"]})
+    path = tmp_path / "news.csv"
+    frame.to_csv(path, index=False)
+    settings = make_settings(globex_dir, teams={"news": {
+        "source": str(path), "format": "csv",
+        "options": {"columns": {"user": "personId", "item": "contentId", "kind": "eventType"}},
+        "kind_values": {"VIEW": 1.0, "LIKE": 4.0},
+    }}, keys=[])
+    with TestClient(create_app(settings, store=MemoryEventStore())) as client:
+        info = client.get("/api/v1/teams/news/model").json()
+        assert info["people"] == 4 and info["items"] == 3 and info["interactions"] == 7
+        body = client.get("/api/v1/teams/news/people/d/recommendations", params={"k": 2}).json()
+        assert [r["id"] for r in body["results"]] and "x" not in [r["id"] for r in body["results"]]
