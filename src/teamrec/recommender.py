@@ -31,6 +31,10 @@ from teamrec.data.matrix import InteractionMatrix
 from teamrec.data.vocab import Vocab
 from teamrec.errors import AccessDeniedError, DataError, UnknownIdError, UnsupportedError
 from teamrec.policy import DEFAULT_POLICY, RecommendationPolicy, Slot
+from teamrec.reasons import render as render_reason
+
+#: How many contributions an explanation considers before naming the three most telling.
+EXPLAIN_POOL = 12
 
 NEW_HERE = "new here: popular in this team"
 POPULAR = "popular in this team"
@@ -67,6 +71,9 @@ class TeamModel:
         self.data = data
         self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
         self._binary = (data.matrix > 0).astype(np.float64).tocsc()
+        #: People per item and the inverse frequency reasons rank the items they name by.
+        self._item_size = np.diff(self._binary.indptr)
+        self._idf = np.log((1.0 + data.n_users) / (1.0 + self._item_size))
         # Helpers for what the chosen algorithm does not offer, fitted once on first use.
         self._helpers: dict[str, Algorithm] = {}
 
@@ -289,73 +296,72 @@ class TeamModel:
         return Result(id=str(self.data.items.id_of(i)), name=str(self.data.item_names(i)),
                       score=score, reason=reason, details=details)
 
-    def _label(self, name: str) -> str:
-        """How an item is named in prose: channels get a ``#``, other items their name."""
-        if self.data.item_kind != "channel" or name.startswith("#"):
-            return name
-        return f"#{name}"
+    def _ref(self, i: int) -> dict[str, Any]:
+        return {"id": str(self.data.items.id_of(i)), "name": str(self.data.item_names(i))}
+
+    def _reason(self, why: dict[str, Any]) -> str | None:
+        return render_reason({**why, "item_kind": self.data.item_kind}, "web")
 
     def _explain_recommendation(self, u: int, i: int, visible: np.ndarray) -> tuple[str | None, dict[str, Any]]:
-        """Why ``i`` suits ``u``, naming only items in ``visible`` (what the asker may see)."""
+        """Why ``i`` suits ``u``, naming only items in ``visible`` (what the asker may see).
+
+        The channels named are the ones that say most about the person: each contribution's
+        weight times the item's inverse frequency, ``log((1 + people) / (1 + its size))``, so
+        #general, which everybody is in, is named last (or not at all), not first."""
         try:
-            exp: Explanation = self.algorithm.explain(u, i, n=3)
+            exp: Explanation = self.algorithm.explain(u, i, n=EXPLAIN_POOL)
         except UnsupportedError:
             return None, {}
-        parts: list[str] = []
-        details: list[dict[str, Any]] = []
-        for c in exp.contributions:
+        items: list[tuple[float, int, dict[str, Any]]] = []
+        people: list[dict[str, Any]] = []
+        other: list[dict[str, Any]] = []
+        for order, c in enumerate(exp.contributions):
             if c.kind == "item":
                 if not visible[c.index]:
                     continue  # never name a private channel to a non-member
-                name = str(self.data.item_names(c.index))
-                parts.append(self._label(name))
-                details.append({"kind": "item", "id": str(self.data.items.id_of(c.index)), "name": name, "weight": c.weight})
+                detail = {"kind": "item", **self._ref(c.index), "weight": c.weight,
+                          "people": int(self._item_size[c.index])}
+                items.append((-abs(c.weight) * self._idf[c.index], order, detail))
             elif c.kind == "user":
-                name = str(self.data.user_names(c.index))
-                parts.append(name)
-                details.append({"kind": "user", "id": str(self.data.users.id_of(c.index)), "name": name, "weight": c.weight})
+                people.append({"kind": "user", "id": str(self.data.users.id_of(c.index)),
+                               "name": str(self.data.user_names(c.index)), "weight": c.weight})
             else:
-                details.append({"kind": c.kind, "weight": c.weight, **c.detail})
-        kinds = {d["kind"] for d in details}
-        channels = self.data.item_kind == "channel"
-        if "item" in kinds:
-            reason = ("because you are in " if channels else "similar to what you have: ") + ", ".join(parts)
-        elif "user" in kinds:
-            reason = ("people like you are here: " if channels else "people like you have it: ") + ", ".join(parts)
-        elif "popularity" in kinds:
-            reason = "popular in this team"
+                other.append({"kind": c.kind, "weight": c.weight, **c.detail})
+        items.sort(key=lambda t: (t[0], t[1]))
+        named = [d for _, _, d in items[:3]]
+        details = named + people[:3] + other[:3]
+        if named:
+            why = {"kind": "because_in", "items": [{"id": d["id"], "name": d["name"]} for d in named]}
+        elif people:
+            why = {"kind": "people_like_you", "people": [{"id": d["id"], "name": d["name"]} for d in people[:3]]}
+        elif any(d["kind"] == "popularity" for d in other):
+            why = {"kind": "popular"}
         else:
-            reason = None
-        return reason, {"contributions": details}
+            return None, {"contributions": details}
+        why["item_kind"] = self.data.item_kind
+        return self._reason(why), {"contributions": details, "why": why}
 
     def _overlap_reason(self, a: int, b: int) -> tuple[str, dict[str, Any]]:
         col_a, col_b = self._binary[:, a], self._binary[:, b]
         n_a = int(col_a.nnz)
         common = int(col_a.multiply(col_b).nnz)
-        name_a = self._label(str(self.data.item_names(a)))
-        name_b = self._label(str(self.data.item_names(b)))
-        if self.data.item_kind == "channel":
-            reason = f"{common} of the {n_a} people in {name_a} are also in {name_b}"
-        else:
-            reason = f"{common} of the {n_a} people with {name_a} also have {name_b}"
-        return (
-            reason,
-            {"common": common, "query_size": n_a, "item_size": int(col_b.nnz)},
-        )
+        counts = {"common": common, "query_size": n_a, "item_size": int(col_b.nnz)}
+        why = {"kind": "overlap", "items": [self._ref(a), self._ref(b)], "counts": counts,
+               "item_kind": self.data.item_kind}
+        return self._reason(why) or "", {**counts, "why": why}
 
     def _shared_items_reason(self, u: int, v: int, visible: np.ndarray) -> tuple[str, dict[str, Any]]:
         """What ``u`` and ``v`` have in common, counting and naming only ``visible`` items
-        (a private channel is not even counted for an asker who may not see it)."""
+        (a private channel is not even counted for an asker who may not see it); the items
+        named are the most telling ones (the smallest: inverse frequency)."""
         row_u = self.data.matrix[u].indices
         row_v = self.data.matrix[v].indices
         shared = np.intersect1d(row_u, row_v)
         shared = shared[visible[shared]]
-        names = [self._label(str(n)) for n in self.data.item_names(shared[:3])]
-        noun = "channel" if self.data.item_kind == "channel" else "item"
-        reason = f"you share {len(shared)} {noun}" + ("" if len(shared) == 1 else "s")
-        if names:
-            reason += ": " + ", ".join(names) + (" ..." if len(shared) > 3 else "")
-        return reason, {"shared": int(len(shared))}
+        telling = shared[np.argsort(-self._idf[shared], kind="stable")][:3]
+        why = {"kind": "shared", "items": [self._ref(int(i)) for i in telling], "counts": {"shared": int(len(shared))},
+               "item_kind": self.data.item_kind}
+        return self._reason(why) or "", {"shared": int(len(shared)), "why": why}
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -68,7 +68,10 @@ def test_similar_items(read_client):
     first = body["results"][0]
     assert first["name"] == "mlops"
     assert first["reason"] == "21 of the 35 people in #ml are also in #mlops"
-    assert first["details"] == {"common": 21, "query_size": 35, "item_size": 24}
+    counts = {"common": 21, "query_size": 35, "item_size": 24}
+    assert first["details"] == {**counts, "why": {
+        "kind": "overlap", "items": [{"id": "C0106", "name": "ml"}, {"id": "C0109", "name": "mlops"}],
+        "counts": counts, "item_kind": "channel"}}
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
 
@@ -106,8 +109,13 @@ def test_recommendations_explained(read_client):
     body = read_client.get(f"{T}/people/{HANA}/recommendations", params={"k": 3, "explain": True}).json()
     first = body["results"][0]
     assert first["name"] == "random"
-    assert first["reason"] == "because you are in #general, #announcements, #it-help"
-    assert [c["name"] for c in first["details"]["contributions"]] == ["general", "announcements", "it-help"]
+    # Issue 10: the channels that say most about her (inverse frequency), not the ones
+    # everybody is in (this read "because you are in #general, #announcements, #it-help").
+    assert first["reason"] == "because you are in #frontend, #design-system, #react"
+    assert [c["name"] for c in first["details"]["contributions"]] == ["frontend", "design-system", "react"]
+    why = first["details"]["why"]
+    assert why["kind"] == "because_in" and [i["name"] for i in why["items"]] == ["frontend", "design-system", "react"]
+    assert all(c["people"] < 50 for c in first["details"]["contributions"])
 
 
 def test_recommendations_exclude_and_candidates(read_client):
