@@ -120,3 +120,20 @@ def test_fit_team_takes_one_team_only():
     both = pd.concat([generated_events("a"), generated_events("b")], ignore_index=True)
     with pytest.raises(ValueError, match="one team"):
         fit_team(both)
+
+
+def test_evaluation_ranks_the_served_list():
+    """Offline evaluation measures what people get: the policy's list, fill included."""
+    from teamrec.algorithms.registry import create
+    from teamrec.policy import served_items
+
+    model = fit_team(generated_events(), TeamSpec(algorithm="item-knn", params={"neighbors": 2}))
+    users = np.arange(model.data.n_users)
+    raw, _ = model.algorithm.recommend(users, 10)
+    served = served_items(model.algorithm, users, 10)
+    assert (raw < 0).any() and (served >= 0).sum() > (raw >= 0).sum()  # the fill counts too
+    batch = model.recommend_many(k=10)
+    for u in users[:10]:
+        ids = model.data.items.id_of(served[u][served[u] >= 0]).tolist()
+        assert batch.loc[batch["user"] == model.data.users.id_of(u), "item"].tolist() == ids
+    assert create("popularity")  # the fallback is the registry's popularity

@@ -192,3 +192,20 @@ def _as_sparse(mask: sp.spmatrix | np.ndarray, n: int, n_items: int) -> sp.csr_m
 
 #: The policy every surface uses unless it is given another (e.g. one with exploration).
 DEFAULT_POLICY = RecommendationPolicy()
+
+
+def served_items(
+    algorithm: Algorithm,
+    users: np.ndarray,
+    k: int,
+    *,
+    hidden: sp.spmatrix | np.ndarray | None = None,
+    policy: RecommendationPolicy | None = None,
+) -> np.ndarray:
+    """The item indices ``users`` are served (``(len(users), k)``, -1 padded): the policy's
+    list with its popularity fill fitted on the algorithm's own training matrix. What offline
+    evaluation ranks, so it measures what people get."""
+    from teamrec.algorithms.popularity import Popularity
+
+    fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(algorithm.X_)
+    return (policy or DEFAULT_POLICY).rank(algorithm, fallback, users, k, hidden=hidden).items

@@ -45,6 +45,7 @@ from teamrec.algorithms.base import Algorithm
 from teamrec.errors import ConfigError, DataError, UnknownIdError, UnsupportedError
 from teamrec.evaluation import metrics as M
 from teamrec.evaluation import split as S
+from teamrec.policy import served_items
 
 Task = Literal["rating", "ranking", "sampled", "top-n"]
 
@@ -227,7 +228,7 @@ class Holdout(Protocol):
         if len(users) == 0:
             raise DataError("the split holds out nothing")
         start = time.perf_counter()
-        recs, _ = algorithm.recommend(users, k=k, exclude_seen=True)
+        recs = served_items(algorithm, users, k)  # the one policy: what people are served
         seconds = time.perf_counter() - start
         relevant = split.relevant()[users]
         every = M.ranking_metrics(recs, relevant, range(1, k + 1), n_items=split.shape[1])
