@@ -5,6 +5,7 @@ offline, and one-line errors."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -217,3 +218,25 @@ def test_offline_retrain_needs_a_config_and_a_model_dir(tmp_path, capsys):
     config.write_text('[teams.demo]\nformat = "demo"\n')
     assert main(["retrain", "--offline", "--config", str(config)]) == 2
     assert "no model_dir" in capsys.readouterr().err
+
+
+def test_serve_takes_the_reader_options_of_recommend(tmp_path):
+    """Issue 10: ``teamrec serve t.csv --format csv --column user=personId ...`` works like
+    ``teamrec recommend`` (one team spec), and the options land in the team's settings."""
+    import pandas as pd
+
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"personId": ["a", "a", "b", "c"], "contentId": ["x", "y", "x", "y"],
+                  "eventType": ["VIEW", "LIKE", "VIEW", "VIEW"]}).to_csv(path, index=False)
+    reader = {"columns": ["user=personId", "item=contentId", "kind=eventType"], "kind_value": ["LIKE=4"],
+              "log1p": True}
+    settings, _ = build_settings(path, fmt="csv", env={"XDG_DATA_HOME": str(tmp_path)}, reader=reader)
+    team = settings.teams["t.csv"]
+    assert team.options == {"columns": {"user": "personId", "item": "contentId", "kind": "eventType"}}
+    assert team.kind_values == {"LIKE": 4.0} and team.matrix == {"log1p": True}
+    from teamrec.spec import build_team
+
+    model = build_team(team.spec, team="t.csv")
+    assert model.data.n_users == 3 and model.data.matrix.max() == pytest.approx(math.log1p(4.0))
+    with pytest.raises(ConfigError, match="with --config"):
+        build_settings(None, config=tmp_path / "x.toml", reader={"log1p": True})

@@ -33,7 +33,25 @@ from typing import Annotated, Any
 
 import typer
 
-from teamrec.cli._common import FormatOpt, TeamOpt, echo_json
+from teamrec.cli._common import (
+    AggOpt,
+    BinaryOpt,
+    ColumnsOpt,
+    FormatOpt,
+    HalfLifeOpt,
+    KindsOpt,
+    KindValueOpt,
+    KindWeightOpt,
+    Log1pOpt,
+    MinItemOpt,
+    MinUserOpt,
+    MinValueOpt,
+    SkipBadOpt,
+    TeamOpt,
+    echo_json,
+    matrix_options,
+    team_spec,
+)
 from teamrec.cli.recommend import AlgorithmOpt, ParamOpt, parse_params
 from teamrec.errors import ConfigError, TeamrecError
 
@@ -67,9 +85,11 @@ def build_settings(
     dev: bool = False,
     access_log: bool = True,
     env: dict[str, str] | None = None,
+    reader: dict[str, Any] | None = None,
 ) -> tuple[Any, str | None]:
     """The service settings for a ``teamrec serve`` command line, and the admin key it added
-    (None when the settings brought their own keys)."""
+    (None when the settings brought their own keys). ``reader``: the reader and matrix options
+    (:func:`~teamrec.cli._common.team_spec`'s keywords), the same as ``teamrec recommend``'s."""
     from teamrec.service.settings import default_database, load_settings
 
     env = dict(os.environ if env is None else env)
@@ -99,7 +119,9 @@ def build_settings(
                 overrides["database"] = str(Path(default_database(env)).with_name("demo.sqlite3"))
         else:
             team_name = name or _slug(source.resolve().name.removesuffix(".zip"))
-            team.update(source=str(source), format=fmt, source_team=source_team)
+            spec = team_spec(source, **{**(reader or {}), "fmt": fmt, "team": source_team})
+            team.update(spec.model_dump(include={"source", "format", "source_team", "options", "skip_bad_rows",
+                                                 "kind_values", "matrix"}))
         if algorithm:
             team["algorithm"] = algorithm
         if params:
@@ -110,12 +132,17 @@ def build_settings(
         if "TEAMREC_KEYS" not in env:
             added_key = env.get(ADMIN_KEY_ENV) or secrets.token_urlsafe(24)
             overrides["keys"] = [{"team": team_name, "key": added_key, "scopes": ["admin"], "name": "admin key"}]
-    elif any(v is not None for v in (name, source_team, algorithm, model_dir)) or params or fmt:
+    elif any(v is not None for v in (name, source_team, algorithm, model_dir)) or params or fmt or _given(reader):
         raise ConfigError("with --config, set teams in the file (or TEAMREC_TEAMS__NAME__... variables)")
     settings = load_settings(config, env=env, overrides=overrides)
     if not settings.teams:
         raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] table)")
     return settings, added_key
+
+
+def _given(reader: dict[str, Any] | None) -> bool:
+    """Whether any reader or matrix option was given on the command line."""
+    return any(v not in (None, False, 0, [], ()) for k, v in (reader or {}).items() if k not in ("fmt", "team"))
 
 
 def serve(
@@ -140,8 +167,21 @@ def serve(
     dev: Annotated[bool, typer.Option("--dev", help="development mode: weak keys only warn")] = False,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="log every request")] = True,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level")] = "warning",
+    skip_bad_rows: SkipBadOpt = False,
+    columns: ColumnsOpt = None,
+    kinds: KindsOpt = None,
+    agg: AggOpt = None,
+    binary: BinaryOpt = None,
+    log1p: Log1pOpt = False,
+    half_life: HalfLifeOpt = None,
+    min_value: MinValueOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+    kind_value: KindValueOpt = None,
+    kind_weight: KindWeightOpt = None,
 ) -> None:
-    """The HTTP API and the web page, on the demo workspace or on SOURCE, until Ctrl-C."""
+    """The HTTP API and the web page, on the demo workspace or on SOURCE, until Ctrl-C. The
+    reader and matrix options are those of ``teamrec recommend`` (one team spec for both)."""
     import uvicorn
 
     from teamrec.service import create_app
@@ -149,7 +189,7 @@ def serve(
     settings, added_key = build_settings(
         source, fmt=fmt, config=config, name=name, source_team=team, algorithm=algorithm, params=param,
         model_dir=model_dir, host=host, port=port, database=database, read_keys=read_keys, dev=dev,
-        access_log=access_log,
+        access_log=access_log, reader=matrix_options(locals()),
     )
     what = "the demo workspace" if source is None and config is None else ", ".join(settings.teams)
     typer.echo(f"teamrec: preparing {what} ...", err=True)
