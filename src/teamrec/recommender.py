@@ -71,6 +71,9 @@ class TeamModel:
         self.data = data
         self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
         self._binary = (data.matrix > 0).astype(np.float64).tocsc()
+        # Arrays a request reads, cached once (never a DataFrame column per request).
+        self._item_ids: list[str] = [str(x) for x in data.items.ids]
+        self._item_name_list: list[str] = [str(x) for x in data.item_meta["name"].tolist()]
         #: People per item and the inverse frequency reasons rank the items they name by.
         self._item_size = np.diff(self._binary.indptr)
         self._idf = np.log((1.0 + data.n_users) / (1.0 + self._item_size))
@@ -173,7 +176,7 @@ class TeamModel:
         return results
 
     def _slot_results(self, slots: list[Slot]) -> list[Result]:
-        ids, names = self.data.items.ids, self.data.item_meta["name"].to_numpy()
+        ids, names = self._item_ids, self._item_name_list
         out = []
         for slot in slots:
             res = Result(id=str(ids[slot.item]), name=str(names[slot.item]), score=slot.score,
