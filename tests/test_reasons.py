@@ -16,7 +16,8 @@ def test_render_per_surface():
     assert render(films, "plain") == "similar to what you have: ml, #bi"
     people = {"kind": "people_like_you", "item_kind": "channel", "people": [{"id": "U1", "name": "Ann"}]}
     assert render(people) == "people like you are here: Ann" and render(people, "slack").endswith("<@U1>")
-    overlap = {"kind": "overlap", "item_kind": "channel", "items": [{"id": "C1", "name": "ml"}, {"id": "C2", "name": "bi"}],
+    overlap = {"kind": "overlap", "item_kind": "channel",
+               "items": [{"id": "C1", "name": "ml"}, {"id": "C2", "name": "bi"}],
                "counts": {"common": 8, "query_size": 12}}
     assert render(overlap) == "8 of the 12 people in #ml are also in #bi"
     assert render(overlap, "slack") == "8 of the 12 people in <#C1> are also in <#C2>"

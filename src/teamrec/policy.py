@@ -145,10 +145,13 @@ class RecommendationPolicy:
         all_fill = np.concatenate([np.zeros_like(items, dtype=bool), np.ones_like(more, dtype=bool)], axis=1)
         order = np.argsort(all_items < 0, axis=1, kind="stable")[:, :k]
         pick = np.take_along_axis
-        return pick(all_items, order, 1), pick(all_scores, order, 1), pick(all_fill, order, 1) & (pick(all_items, order, 1) >= 0)
+        chosen = pick(all_items, order, 1)
+        return chosen, pick(all_scores, order, 1), pick(all_fill, order, 1) & (chosen >= 0)
 
     # -- the exploration hook --------------------------------------------------------------
-    def _explore(self, algorithm, users, k, items, scores, from_fallback, hidden, candidates, user_items, exclude_seen, rng):
+    def _explore(
+        self, algorithm, users, k, items, scores, from_fallback, hidden, candidates, user_items, exclude_seen, rng
+    ):
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         n, n_items = len(users), algorithm.n_items
         out = np.full((n, k), -1, dtype=np.int64)
@@ -173,8 +176,8 @@ class RecommendationPolicy:
             chosen, explored, prop = self.explore(ranked, ranked_scores, np.flatnonzero(eligible), k, gen)
             chosen = np.asarray(chosen, dtype=np.int64)[:k]
             m = len(chosen)
-            score_of = dict(zip(ranked.tolist(), ranked_scores.tolist()))
-            fill_of = dict(zip(ranked.tolist(), from_fallback[r][valid].tolist()))
+            score_of = dict(zip(ranked.tolist(), ranked_scores.tolist(), strict=True))
+            fill_of = dict(zip(ranked.tolist(), from_fallback[r][valid].tolist(), strict=True))
             out[r, :m] = chosen
             out_scores[r, :m] = [score_of.get(int(i), np.nan) for i in chosen]
             out_fill[r, :m] = [fill_of.get(int(i), False) for i in chosen]

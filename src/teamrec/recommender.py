@@ -205,7 +205,9 @@ class TeamModel:
         idx = self.data.items.lookup(keys, missing="ignore")
         return idx[idx >= 0]
 
-    def recommend_many(self, users: list[str] | None = None, k: int = 10, *, policy: RecommendationPolicy | None = None) -> pd.DataFrame:
+    def recommend_many(
+        self, users: list[str] | None = None, k: int = 10, *, policy: RecommendationPolicy | None = None
+    ) -> pd.DataFrame:
         """Top-``k`` for many known users at once, through the same policy as
         :meth:`recommend` (privacy, exclusions, popularity fill), as rows ``(team, user,
         rank, item, score, fallback)``: the batch output the Spark job writes."""

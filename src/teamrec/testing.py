@@ -213,7 +213,8 @@ def check_update_matches_refit(name: str, old: sp.csr_matrix, new: sp.csr_matrix
     users = np.arange(new.shape[0])
     a, _ = updated.recommend(users, k)
     b, _ = refit.recommend(users, k)
-    overlap = np.mean([len(set(x[x >= 0]) & set(y[y >= 0])) / max(1, len(set(y[y >= 0]))) for x, y in zip(a, b, strict=True)])
+    pairs = zip(a, b, strict=True)
+    overlap = np.mean([len(set(x[x >= 0]) & set(y[y >= 0])) / max(1, len(set(y[y >= 0]))) for x, y in pairs])
     assert overlap >= min_overlap, f"{name}: update agrees with a refit on {overlap:.0%} of the top-{k}"
 
 

@@ -127,21 +127,25 @@ def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.Dat
     file with a header) and field; returns the normalised frame.
     """
     for col in ("value", "timestamp"):
-        if col in frame.columns and frame[col].dtype == object:
-            flags = frame[col].map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-            if flags.any():
-                row = int(np.flatnonzero(flags)[0])
-                raise DataError("must be a number, not true/false", file=source, line=row + 2, field=col)
-        elif col in frame.columns and frame[col].dtype == bool and len(frame):
-            raise DataError("must be a number, not true/false", file=source, line=2, field=col)
+        if col not in frame.columns:
+            continue
+        values = frame[col].to_numpy()
+        if len(values) and (
+            values.dtype == bool
+            or (values.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in values.tolist()))
+        ):
+            flags = np.array([isinstance(v, (bool, np.bool_)) for v in values.tolist()], dtype=bool)
+            row = int(np.flatnonzero(flags)[0])
+            raise DataError("must be a number, not true/false", file=source, line=row + 2, field=col)
     out = normalize_events(frame, source=source)
-    for col, limit in (("user", MAX_ID_LENGTH), ("item", MAX_ID_LENGTH), ("kind", MAX_KIND_LENGTH), ("team", MAX_ID_LENGTH)):
-        text = out[col].astype(str)
-        blank = (text.str.strip() == "").to_numpy()
+    limits = (("user", MAX_ID_LENGTH), ("item", MAX_ID_LENGTH), ("kind", MAX_KIND_LENGTH), ("team", MAX_ID_LENGTH))
+    for col, limit in limits:
+        text = np.asarray(out[col].to_numpy(), dtype=str)  # C loops over the batch, no pandas per op
+        blank = np.char.str_len(np.char.strip(text)) == 0
         if blank.any():
             row = int(np.flatnonzero(blank)[0])
             raise DataError("blank value", file=source, line=row + 2, field=col)
-        long = (text.str.len() > limit).to_numpy()
+        long = np.char.str_len(text) > limit
         if long.any():
             row = int(np.flatnonzero(long)[0])
             raise DataError(f"longer than {limit} characters", file=source, line=row + 2, field=col)

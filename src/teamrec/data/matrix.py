@@ -411,7 +411,7 @@ def fold_events(
     if config.log1p:
         out = np.expm1(out)  # back to the aggregated scale, to combine with it
     # In order: a leave empties its cell, later events fill it again.
-    for c, v, k, ok in zip(cols.tolist(), values.tolist(), kinds.tolist(), keep.tolist()):
+    for c, v, k, ok in zip(cols.tolist(), values.tolist(), kinds.tolist(), keep.tolist(), strict=True):
         if k == LEAVE and c >= 0:
             out[c] = 0.0
             continue

@@ -23,9 +23,9 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from teamrec import __version__
+from teamrec.errors import UnknownIdError
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
-from teamrec.errors import UnknownIdError
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing

@@ -135,9 +135,9 @@ class OnlineSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    refit_events: int = Field(1000, ge=0, description="refit a team in the background after this many new events (0: never)")
-    refit_seconds: float | None = Field(300.0, gt=0, description="refit a team whose events wait this long (None: never)")
-    retrain_seconds: float | None = Field(None, gt=0, description="full retrain of every team on this schedule (None: never)")
+    refit_events: int = Field(1000, ge=0, description="background refit after this many new events (0: never)")
+    refit_seconds: float | None = Field(300.0, gt=0, description="refit when events waited this long (None: never)")
+    retrain_seconds: float | None = Field(None, gt=0, description="full retrain on this schedule (None: never)")
 
 
 class Settings(BaseModel):

@@ -17,8 +17,8 @@ from typing import Any
 
 from teamrec.errors import ConfigError
 from teamrec.recommender import TeamModel
-from teamrec.spec import build_team
 from teamrec.service.settings import TeamSettings
+from teamrec.spec import build_team
 from teamrec.store.base import EventStore
 
 log = logging.getLogger(__name__)

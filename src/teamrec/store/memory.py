@@ -44,7 +44,7 @@ class MemoryEventStore:
     def since(self, team: str, sequence: int = 0) -> tuple[pd.DataFrame, int]:
         sequence = int(sequence)
         with self._lock:
-            pairs = list(zip(self._starts.get(team, []), self._batches.get(team, [])))
+            pairs = list(zip(self._starts.get(team, []), self._batches.get(team, []), strict=True))
         parts = []
         for start, frame in pairs:
             end = start + len(frame) - 1

@@ -31,7 +31,9 @@ async def get_person(access: ReadTeam, request: Request, user: str):
     return team_service(request, access).person(caller(access), user)
 
 
-async def _recommend(access, request, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool):
+async def _recommend(
+    access, request, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool
+):
     service = team_service(request, access)
     call = (service.recommend, caller(access), user, k)
     options = {"exclude": exclude, "candidates": candidates, "explain": explain}
