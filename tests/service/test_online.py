@@ -117,3 +117,15 @@ def test_every_reader_option_works_in_the_settings_file(tmp_path, globex_dir):
         assert info["people"] == 4 and info["items"] == 3 and info["interactions"] == 7
         body = client.get("/api/v1/teams/news/people/d/recommendations", params={"k": 2}).json()
         assert [r["id"] for r in body["results"]] and "x" not in [r["id"] for r in body["results"]]
+
+
+def test_an_incremental_refresh_serves_what_a_retrain_serves(client):
+    post(client, member("g4", "G2"), member("g-new", "G1"), member("g-new", "G-new"), member("g1", "G-new"))
+    registry = client.app.state.service.registry
+    refreshed = registry.refresh("globex")
+    assert refreshed.version == 2 and refreshed.info["refreshed_people"] == 3
+    assert refreshed.model.data.n_items == 5 and refreshed.model.data.items.ids[:4].tolist() == ["G1", "G2", "G3", "G9"]
+    incremental = {u: recs(client, u)[1] for u in ("g1", "g2", "g3", "g4", "g-new")}
+    assert client.get(f"{G}/model", headers=A).json()["events"]["since_training"] == 0
+    client.post(f"{G}/model/retrain", headers=A)
+    assert {u: recs(client, u)[1] for u in incremental} == incremental

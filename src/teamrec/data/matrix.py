@@ -430,3 +430,91 @@ def fold_events(
     if config.binary:
         out = (out != 0).astype(np.float64)
     return out, hide
+
+
+def extend_matrix(
+    data: InteractionMatrix, events: pd.DataFrame, config: MatrixConfig
+) -> tuple[InteractionMatrix, np.ndarray]:
+    """``data`` with newer ``events`` of its team applied, built incrementally: the
+    vocabularies are extended append-only (old people and items keep their indices; new ones
+    come after, metadata named by id until the next full build), and only the rows of the
+    people in ``events`` change. Returns the new matrix and those people's indices (what
+    :meth:`~teamrec.algorithms.base.Algorithm.partial_fit_users` takes).
+
+    Cells combine as in :func:`fold_events` (kinds and weights, ``agg`` with the stored value,
+    ``binary``/``log1p``; a ``leave`` empties the cell and the membership, ``leave`` and
+    ``dismiss`` exclude the pair). Time decay and the minimum-count filters need the whole
+    team and wait for the next full build; everything here is vectorised over the batch.
+    """
+    if events.empty:
+        return data, np.zeros(0, dtype=np.int64)
+    interactions, rules = apply_event_rules(events)
+    users = data.users.extend(events["user"].to_numpy())
+    items = data.items.extend(interactions["item"].to_numpy())
+    shape = (len(users), len(items))
+    old = data.matrix.copy()
+    old.resize(shape)
+    members = sp.csr_matrix(data.members, dtype=bool)
+    members.resize(shape)
+    excluded = sp.csr_matrix(data.excluded, dtype=bool)
+    excluded.resize(shape)
+    changed = np.unique(users.lookup(events["user"].to_numpy()))
+
+    leaves = rules[rules["kind"].to_numpy() == LEAVE]
+    if len(leaves):
+        lr = users.lookup(leaves["user"].to_numpy())
+        lc = items.lookup(leaves["item"].to_numpy(), missing="ignore")
+        ok = lc >= 0
+        cut = sp.csr_matrix((np.ones(ok.sum()), (lr[ok], lc[ok])), shape=shape).astype(bool)
+        old = old - old.multiply(cut)
+        members = (members.astype(np.int8) - members.multiply(cut).astype(np.int8)).astype(bool)
+    if len(rules):
+        rr = users.lookup(rules["user"].to_numpy())
+        rc = items.lookup(rules["item"].to_numpy(), missing="ignore")
+        ok = rc >= 0
+        excluded = (excluded + sp.csr_matrix((np.ones(ok.sum(), dtype=bool), (rr[ok], rc[ok])), shape=shape)).astype(bool)
+    members = (members + _membership(interactions, users, items)).astype(bool)
+
+    kept = interactions
+    if config.kinds is not None:
+        kept = kept[kept["kind"].isin(config.kinds).to_numpy()]
+    if len(kept):
+        values = kept["value"].to_numpy(dtype=np.float64)
+        if config.kind_weights:
+            values = values * kept["kind"].map(config.kind_weights).fillna(1.0).to_numpy(dtype=np.float64)
+        rows = users.lookup(kept["user"].to_numpy())
+        cols = items.lookup(kept["item"].to_numpy())
+        base = old.tocoo()
+        base_values = np.expm1(base.data) if config.log1p else base.data
+        if config.agg == "count":
+            values = np.ones_like(values)
+        # The stored cells and the new events in one aggregation: the stored value counts as
+        # one earlier event of its cell (oldest: it loses "last" to any new event).
+        times = np.r_[np.full(base.nnz, -np.inf), np.arange(len(values), dtype=np.float64)]
+        merged = _aggregate(
+            np.r_[base.row, rows].astype(np.int64), np.r_[base.col, cols].astype(np.int64),
+            np.r_[base_values, values], times, "sum" if config.agg == "count" else config.agg, shape,
+        )
+        merged = sp.csr_matrix(merged)
+        if config.log1p:
+            merged.data = np.log1p(merged.data)
+        if config.binary:
+            merged.data = (merged.data != 0).astype(np.float64)
+        old = merged
+    matrix = sp.csr_matrix(old, dtype=np.float64)
+    matrix.eliminate_zeros()
+    item_meta = _grown_meta(data.item_meta, items, "item")
+    user_meta = _grown_meta(data.user_meta, users, "user")
+    out = InteractionMatrix(
+        matrix=matrix, users=users, items=items, team=data.team, item_meta=item_meta, user_meta=user_meta,
+        members=sp.csr_matrix(members), item_kind=data.item_kind, excluded=sp.csr_matrix(excluded),
+    )
+    return out, changed
+
+
+def _grown_meta(meta: pd.DataFrame, vocab: Vocab, kind: str) -> pd.DataFrame:
+    """``meta`` with default rows (named by id) appended for the ids ``vocab`` added."""
+    extra = vocab.ids[len(meta):]
+    if len(extra) == 0:
+        return meta
+    return pd.concat([meta, _default_meta(extra, kind)], ignore_index=True)

@@ -9,9 +9,11 @@ row is their stored matrix row with those events folded in
 personal recommendations after their first events, not popularity. A ``leave`` or ``dismiss``
 hides the item from that person at once.
 
-In the background the :class:`Refresher` swaps in a new snapshot (built by the one team
-builder) once ``refit_events`` events have arrived or ``refit_seconds`` have passed with some
-pending; the new snapshot starts with an empty :class:`FreshEvents` at its own sequence.
+In the background the :class:`Refresher` swaps in a new snapshot once ``refit_events`` events
+have arrived or ``refit_seconds`` have passed with some pending: an incremental one
+(:meth:`ModelRegistry.refresh`: the matrix extended append-only, the algorithm's ``update``),
+and a full retrain through the one team builder every ``retrain_seconds``. A new snapshot
+starts with an empty :class:`FreshEvents` at its own sequence.
 """
 
 from __future__ import annotations
@@ -101,14 +103,16 @@ class Refresher:
         self._thread: threading.Thread | None = None
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._full_at: dict[str, float] = {}  # when each team was last retrained in full
 
     def after_ingest(self, team: str, pending: int) -> None:
         """Called after events are accepted: start a background refit when enough wait."""
         if self.refit_events and pending >= self.refit_events:
             self.refit_async(team)
 
-    def refit_async(self, team: str) -> bool:
-        """Start a background refit of ``team`` unless one runs; whether one was started."""
+    def refit_async(self, team: str, *, full: bool = False) -> bool:
+        """Start a background refresh of ``team`` unless one runs (incremental; ``full``: a
+        retrain from the source); whether one was started."""
         with self._lock:
             if team in self._running:
                 return False
@@ -116,7 +120,9 @@ class Refresher:
 
         def run() -> None:
             try:
-                self.registry.retrain(team)
+                (self.registry.retrain if full else self.registry.refresh)(team)
+                if full:
+                    self._full_at[team] = time.time()
             except Exception:
                 log.exception("background refit of team %s failed", team)
             finally:
@@ -146,9 +152,10 @@ class Refresher:
             for team in self.registry.names():
                 state = self.registry.get(team)
                 age = now - state.trained_at
-                pending = state.fresh.catch_up(self.registry.store) or state.fresh.count
-                due = (self.refit_seconds and pending and age >= self.refit_seconds) or (
-                    self.retrain_seconds and age >= self.retrain_seconds
-                )
-                if due:
+                state.fresh.catch_up(self.registry.store)
+                pending = state.fresh.count
+                full_age = now - self._full_at.setdefault(team, state.trained_at)
+                if self.retrain_seconds and full_age >= self.retrain_seconds:
+                    self.refit_async(team, full=True)
+                elif self.refit_seconds and pending and age >= self.refit_seconds:
                     self.refit_async(team)

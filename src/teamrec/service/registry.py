@@ -10,12 +10,14 @@ run one at a time; a retrain that fails leaves the serving model as it was.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from teamrec.data.matrix import extend_matrix
 from teamrec.errors import TeamrecError, UnknownIdError
 from teamrec.recommender import TeamModel
 from teamrec.service import training
@@ -94,6 +96,45 @@ class ModelRegistry:
             self.failures[team] = {"at": time.time(), "message": message}
             raise
         self.failures.pop(team, None)
+        return state
+
+    def refresh(self, team: str) -> TeamState:
+        """An incremental snapshot: the events stored since the serving one, applied to a copy
+        of its matrix (:func:`~teamrec.data.matrix.extend_matrix`: vocabularies extended
+        append-only, only the changed people's rows rebuilt) and to a copy of its algorithm
+        (``update`` with the grown matrix: each algorithm's incremental update), then swapped
+        in like a retrain. A team whose model cannot be extended (loaded without a source)
+        is retrained instead."""
+        current = self.get(team)
+        config = current.fresh.config
+        if config is None:
+            return self.retrain(team)
+        with self._locks[team]:
+            self.retraining.add(team)
+            try:
+                start = time.perf_counter()
+                current = self.get(team)
+                events, sequence = self.store.since(team, current.sequence)
+                data, changed = extend_matrix(current.model.data, events, config)
+                algorithm = copy.deepcopy(current.model.algorithm)
+                algorithm.update(data.matrix)
+                algorithm.warm()
+                model = TeamModel(algorithm, data)
+                index = ServingIndex(model)
+                index.warm_up()
+                fresh = FreshEvents(team, sequence, config)
+                fresh.catch_up(self.store)
+                self._versions[team] += 1
+                info = {**current.info, "refreshed_people": int(len(changed))}
+                state = TeamState(
+                    name=team, model=model, index=index, version=self._versions[team], trained_at=time.time(),
+                    train_seconds=time.perf_counter() - start, store_events=current.store_events + len(events),
+                    info=info, sequence=sequence, fresh=fresh,
+                )
+                self._states[team] = state  # the swap
+            finally:
+                self.retraining.discard(team)
+        log.info("team %s: model version %d (incremental, %d people changed)", team, state.version, len(changed))
         return state
 
     def _build(self, team: str, *, prefer_saved: bool) -> TeamState:
