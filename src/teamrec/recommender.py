@@ -168,7 +168,7 @@ class TeamModel:
             hidden=mask[None, :], candidates=cand, user_items=user_items, rng=rng,
         )
         results = self._slot_results(ranking.slots(0))
-        if explain and known:
+        if explain and u is not None:
             visible = ~self.data.hidden_row(None if public_only else u)
             for res in results:
                 if not res.details.get("fallback"):

@@ -160,23 +160,30 @@ class InteractionMatrix:
         mask = np.array(self.private, dtype=bool)
         if user is None:
             return mask
+        members, excluded = self._masks()
         if not public_only and mask.any():
-            start, end = self.members.indptr[user], self.members.indptr[user + 1]
-            mask[self.members.indices[start:end]] = False
-        start, end = self.excluded.indptr[user], self.excluded.indptr[user + 1]
-        mask[self.excluded.indices[start:end]] = True
+            start, end = members.indptr[user], members.indptr[user + 1]
+            mask[members.indices[start:end]] = False
+        start, end = excluded.indptr[user], excluded.indptr[user + 1]
+        mask[excluded.indices[start:end]] = True
         return mask
+
+    def _masks(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``members`` and ``excluded`` (always set after construction)."""
+        assert self.members is not None and self.excluded is not None
+        return self.members, self.excluded
 
     def hidden_items(self, users: np.ndarray) -> sp.csr_matrix:
         """users x items mask (True = must not be shown): private items the user is not in,
         and items the user dismissed or left."""
         users = np.asarray(users, dtype=np.int64)
-        excluded = self.excluded[users]
+        members, excluded_all = self._masks()
+        excluded = excluded_all[users]
         private = self.private
         if not private.any():
             return sp.csr_matrix(excluded, dtype=bool)
         priv_cols = np.flatnonzero(private)
-        member_part = self.members[users][:, priv_cols].toarray()
+        member_part = members[users][:, priv_cols].toarray()
         hidden = np.zeros((len(users), self.n_items), dtype=bool)
         hidden[:, priv_cols] = ~member_part
         return (sp.csr_matrix(hidden) + excluded).astype(bool).tocsr()
