@@ -59,7 +59,8 @@ def hash_ids(values: Iterable[Any] | np.ndarray | pd.Series, seed: np.uint64 | i
     codes, uniques = pd.factorize(array, use_na_sentinel=False)
     text = np.asarray(uniques, dtype=object)
     if not all(map(str.__instancecheck__, text)):
-        text = text.astype(str).astype(object)
+        # str() per unique id (NumPy's astype(str) would drop trailing NULs); only for non-text ids
+        text = np.fromiter((v if isinstance(v, str) else str(v) for v in text), dtype=object, count=len(text))
     n_chars = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
     n_words = np.maximum((n_chars + 1) // 2, 1)
     with np.errstate(over="ignore"):

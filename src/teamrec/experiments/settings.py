@@ -78,7 +78,7 @@ class Experiment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    arms: tuple[Arm, ...] = Field(min_length=2)
+    arms: tuple[Arm, ...]
     unit: Unit = "person"
     rollout: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
     start: datetime
@@ -90,6 +90,13 @@ class Experiment(BaseModel):
     def _name(cls, value: str) -> str:
         if not NAME.match(value):
             raise ValueError(f"{value!r} is not a valid experiment name (letters, digits, _ . -; at most 64)")
+        return value
+
+    @field_validator("arms")
+    @classmethod
+    def _two_arms(cls, value: tuple[Arm, ...]) -> tuple[Arm, ...]:
+        if len(value) < 2:
+            raise ValueError(f"an experiment needs at least 2 arms (a control and a treatment), got {len(value)}")
         return value
 
     @field_validator("start", "end")
