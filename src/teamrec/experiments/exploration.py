@@ -27,8 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+from scipy import special
 
 from teamrec.errors import DataError
 from teamrec.experiments._hash import seed_of
@@ -40,11 +39,40 @@ def seed_for(recommendation_id: str) -> int:
 
 
 def _unique(values: Any, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=object).ravel()
-    unique = pd.unique(array)
-    if len(unique) != len(array):
-        raise DataError(f"{len(array) - len(unique)} repeated item(s) in the {name} list", field=name)
+    """The items as a 1-d array: integer item indices stay integers (the fast path), others objects."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        array = np.asarray(values, dtype=object)
+    array = array.ravel()
+    distinct = len(np.unique(array)) if array.dtype.kind in "iu" else len(set(array.tolist()))
+    if distinct != len(array):
+        raise DataError(f"{len(array) - distinct} repeated item(s) in the {name} list", field=name)
     return array
+
+
+def _isin(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Membership, vectorised for integer items, through a set otherwise (the lists are per request)."""
+    if values.dtype.kind in "iu" and universe.dtype.kind in "iu":
+        return np.isin(values, universe)
+    members = set(universe.tolist())
+    return np.fromiter((v in members for v in values.tolist()), dtype=bool, count=len(values))
+
+
+def _rank(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Each value's 0-based place in ``ranked``, ``inf`` when absent."""
+    if values.dtype.kind in "iu" and ranked.dtype.kind in "iu" and len(ranked):
+        order = np.argsort(ranked, kind="stable")
+        at = np.clip(np.searchsorted(ranked[order], values), 0, len(ranked) - 1)
+        return np.where(ranked[order][at] == values, order[at].astype(np.float64), np.inf)
+    place = {v: float(i) for i, v in enumerate(ranked.tolist())}
+    return np.fromiter((place.get(v, np.inf) for v in values.tolist()), dtype=np.float64, count=len(values))
+
+
+def _binomial_pmf(k: int, p: float) -> np.ndarray:
+    """``Binom(m; k, p)`` for ``m = 0..k``, in log space (exact at ``p = 0`` and ``p = 1``)."""
+    m = np.arange(k + 1, dtype=np.float64)
+    log_comb = special.gammaln(k + 1) - special.gammaln(m + 1) - special.gammaln(k - m + 1)
+    return np.exp(log_comb + special.xlogy(m, p) + special.xlog1py(k - m, -p))
 
 
 def _check(k: int, epsilon: float) -> None:
@@ -57,20 +85,22 @@ def _check(k: int, epsilon: float) -> None:
 def show_probability(items: Any, ranked: Any, pool: Any, k: int, epsilon: float) -> np.ndarray:
     """The exact probability that :func:`explore` shows each of ``items`` (see the module docstring)."""
     _check(k, epsilon)
-    items = np.asarray(items, dtype=object).ravel()
     ranked = _unique(ranked, "ranked")
     pool = _unique(pool, "pool")
+    return _show_probability(_unique(items, "items"), ranked, pool, k, float(epsilon))
+
+
+def _show_probability(items: np.ndarray, ranked: np.ndarray, pool: np.ndarray, k: int, epsilon: float) -> np.ndarray:
     m = np.arange(k + 1)
-    pmf = stats.binom.pmf(m, k, float(epsilon))
+    pmf = _binomial_pmf(k, epsilon)
     exploit_len = np.minimum(k - m, len(ranked))  # e_m
-    ranked_in_pool = np.concatenate([[0], np.cumsum(pd.Index(pool).get_indexer(ranked) >= 0)])
+    ranked_in_pool = np.concatenate([[0], np.cumsum(_isin(ranked, pool))])
     candidates = len(pool) - ranked_in_pool[exploit_len]  # N_m
     with np.errstate(invalid="ignore", divide="ignore"):
         drawn = np.where(candidates > 0, np.minimum(m, candidates) / candidates, 0.0)  # P(a candidate is drawn | m)
 
-    rank = pd.Index(ranked).get_indexer(items).astype(np.float64)
-    rank[rank < 0] = np.inf
-    in_pool = pd.Index(pool).get_indexer(items) >= 0
+    rank = _rank(items, ranked)
+    in_pool = _isin(items, pool)
     exploited = rank[None, :] < exploit_len[:, None]  # (k+1, items)
     p = exploited + (~exploited & in_pool[None, :]) * drawn[:, None]
     return np.clip(pmf @ p, 0.0, 1.0)
@@ -93,13 +123,13 @@ def explore(
     explore_slots = np.flatnonzero(flags)
     exploit_slots = np.flatnonzero(~flags)
     exploited = ranked[: min(len(exploit_slots), len(ranked))]
-    candidates = pool[pd.Index(exploited).get_indexer(pool) < 0] if len(exploited) else pool
+    candidates = pool[~_isin(pool, exploited)] if len(exploited) else pool
     n_draws = min(len(explore_slots), len(candidates))
     drawn = candidates[rng.choice(len(candidates), size=n_draws, replace=False)] if n_draws else candidates[:0]
 
     slots = np.concatenate([exploit_slots[: len(exploited)], explore_slots[:n_draws]])
-    shown = np.concatenate([exploited, drawn]).astype(object)
+    shown = np.concatenate([exploited, drawn])
     explored = np.concatenate([np.zeros(len(exploited), bool), np.ones(n_draws, bool)])
     order = np.argsort(slots, kind="stable")
     shown, explored = shown[order], explored[order]
-    return shown, explored, show_probability(shown, ranked, pool, k, epsilon)
+    return shown, explored, _show_probability(shown, ranked, pool, k, float(epsilon))
