@@ -119,7 +119,8 @@ def test_assignment_is_sticky_across_processes():
     assert json.loads(out.stdout) == here.tolist()
     # and within a process, again and in another order
     order = np.random.default_rng(0).permutation(N)
-    assert np.array_equal(assign(experiment(), "team-a", PERSONS[order]), assign(experiment(), "team-a", PERSONS)[order])
+    shuffled = assign(experiment(), "team-a", PERSONS[order])
+    assert np.array_equal(shuffled, assign(experiment(), "team-a", PERSONS)[order])
 
 
 def test_rollout_share_of_teams_and_growing_rollout_keeps_teams_in():

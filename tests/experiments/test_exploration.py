@@ -38,7 +38,7 @@ def test_propensities_match_monte_carlo(ranked, pool, k, epsilon):
     exact = show_probability(items, ranked, pool, k, epsilon)
     observed = np.array([counts.get(i, 0) / runs for i in items])
     se = np.sqrt(exact * (1 - exact) / runs)
-    assert np.all(np.abs(observed - exact) <= 4.5 * se + 1e-12), dict(zip(items, zip(exact, observed, strict=True), strict=True))
+    assert np.all(np.abs(observed - exact) <= 4.5 * se + 1e-12), list(zip(items, exact, observed, strict=True))
     # the expected list length is the sum of the show probabilities
     mean_length = sum(counts.values()) / runs
     assert mean_length == pytest.approx(exact.sum(), abs=0.05)
