@@ -60,6 +60,11 @@ def _missing(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
         raise DataError(f"missing column(s) {', '.join(missing)} (expected {', '.join(columns)})", file=name)
 
 
+def _show(value: object) -> str:
+    """A cell for an error message: NumPy scalars as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -81,7 +86,7 @@ def _times(frame: pd.DataFrame, col: str, name: str) -> pd.Series:
         parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        raise DataError(f"row {_first(bad)}: not a time: {values.iloc[_first(bad)]!r}", file=name, field=col)
+        raise DataError(f"row {_first(bad)}: not a time: {_show(values.iloc[_first(bad)])}", file=name, field=col)
     return parsed.reset_index(drop=True)
 
 
@@ -97,19 +102,19 @@ def validate_impressions(frame: pd.DataFrame, name: str = "impressions") -> pd.D
     position = pd.to_numeric(frame["position"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(position) | (position < 1) | (position != np.floor(position))
     if bad.any():
-        raise DataError(f"row {_first(bad)}: must be an integer >= 1, got {frame['position'].iloc[_first(bad)]!r}",
-                        file=name, field="position")
+        got = _show(frame["position"].iloc[_first(bad)])
+        raise DataError(f"row {_first(bad)}: must be an integer >= 1, got {got}", file=name, field="position")
     explored = frame["explored"]
     if not pd.api.types.is_bool_dtype(explored.dtype):
         ok = explored.isin([True, False, 0, 1]).to_numpy()
         if not ok.all():
-            raise DataError(f"row {_first(~ok)}: must be true or false, got {explored.iloc[_first(~ok)]!r}",
+            raise DataError(f"row {_first(~ok)}: must be true or false, got {_show(explored.iloc[_first(~ok)])}",
                             file=name, field="explored")
     propensity = pd.to_numeric(frame["propensity"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(propensity) | (propensity <= 0) | (propensity > 1)
     if bad.any():
-        raise DataError(f"row {_first(bad)}: must be in (0, 1], got {frame['propensity'].iloc[_first(bad)]!r}",
-                        file=name, field="propensity")
+        got = _show(frame["propensity"].iloc[_first(bad)])
+        raise DataError(f"row {_first(bad)}: must be in (0, 1], got {got}", file=name, field="propensity")
     result = pd.DataFrame(out)
     result["position"] = position.astype(np.int64)
     result["explored"] = explored.astype(bool).to_numpy()
