@@ -69,8 +69,8 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _ids(frame: pd.DataFrame, out: dict[str, object], name: str) -> None:
-    for col in _ID_COLUMNS[name]:
+def _ids(frame: pd.DataFrame, out: dict[str, object], name: str, columns: tuple[str, ...]) -> None:
+    for col in columns:
         values = frame[col]
         blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
         if blank.any():
@@ -98,7 +98,7 @@ def validate_impressions(frame: pd.DataFrame, name: str = "impressions") -> pd.D
     """
     _missing(frame, IMPRESSION_COLUMNS, name)
     out: dict[str, object] = {}
-    _ids(frame, out, name)
+    _ids(frame, out, name, _ID_COLUMNS["impressions"])
     position = pd.to_numeric(frame["position"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(position) | (position < 1) | (position != np.floor(position))
     if bad.any():
@@ -139,7 +139,7 @@ def validate_feedback(frame: pd.DataFrame, name: str = "feedback") -> pd.DataFra
     """Check a feedback frame; return it with the canonical columns, order and dtypes."""
     _missing(frame, FEEDBACK_COLUMNS, name)
     out: dict[str, object] = {}
-    _ids(frame, out, name)
+    _ids(frame, out, name, _ID_COLUMNS["feedback"])
     action = frame["action"].astype(str)
     bad = ~action.isin(ACTIONS).to_numpy()
     if bad.any():

@@ -176,7 +176,7 @@ def replay(
         impressions["shown_at"] += [at] * n
 
         wanted = future[(team, user)]
-        click = next((i for i in items if wanted.get(i, np.inf) >= t), None)
+        click = next((i for i in items if i in wanted and wanted[i] >= t), None)
         if click is None:
             continue
         del wanted[click]
