@@ -99,3 +99,18 @@ def test_bad_arguments():
         explore(["a", "a"], POOL, 2, 0.1, 0)
     items, flags, p = explore(RANKED, POOL, 0, 0.5, 0)
     assert len(items) == len(flags) == len(p) == 0
+
+
+def test_integer_item_indices_take_the_fast_path_with_the_same_answers():
+    ranked = np.array([3, 1, 4, 0, 9, 2, 6])
+    pool = np.arange(40)
+    names = np.array([f"item{i}" for i in range(40)], dtype=object)
+    for seed in range(50):
+        items, flags, p = explore(ranked, pool, 5, 0.4, seed)
+        named, named_flags, named_p = explore(names[ranked], names[pool], 5, 0.4, seed)
+        assert names[items].tolist() == named.tolist()
+        assert np.array_equal(flags, named_flags) and np.allclose(p, named_p)
+    with pytest.raises(DataError, match="1 repeated item"):
+        explore(np.array([1, 1]), pool, 2, 0.1, 0)
+    with pytest.raises(DataError, match="1 repeated item"):
+        explore(ranked, np.array([-5, -5, 1]), 2, 0.1, 0)

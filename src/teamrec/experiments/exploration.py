@@ -44,7 +44,13 @@ def _unique(values: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "iu":
         array = np.asarray(values, dtype=object)
     array = array.ravel()
-    distinct = len(np.unique(array)) if array.dtype.kind in "iu" else len(set(array.tolist()))
+    if array.dtype.kind in "iu":
+        if len(array) and array.min() >= 0 and array.max() < 8 * len(array) + 1024:  # item indices: O(n), no sort
+            distinct = int(np.count_nonzero(np.bincount(array)))
+        else:
+            distinct = len(np.unique(array))
+    else:
+        distinct = len(set(array.tolist()))
     if distinct != len(array):
         raise DataError(f"{len(array) - distinct} repeated item(s) in the {name} list", field=name)
     return array

@@ -231,19 +231,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _finite(x: float) -> bool:
+def _finite(x: Any) -> bool:
     return x is not None and math.isfinite(float(x))
 
 
-def _p(x: float) -> str:
+def _p(x: Any) -> str:
     return f"{100 * x:.2f}%" if _finite(x) else "-"
 
 
-def _signed(x: float) -> str:
+def _signed(x: Any) -> str:
     return f"{100 * x:+.2f} pp" if _finite(x) else "-"
 
 
-def _interval(low: float, high: float, signed: bool = False) -> str:
+def _interval(low: Any, high: Any, signed: bool = False) -> str:
     if not (_finite(low) and _finite(high)):
         return "-"
     if signed:
@@ -251,7 +251,7 @@ def _interval(low: float, high: float, signed: bool = False) -> str:
     return f"[{100 * low:.2f}%, {100 * high:.2f}%]"
 
 
-def _pv(p: float) -> str:
+def _pv(p: Any) -> str:
     if not _finite(p):
         return "-"
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
