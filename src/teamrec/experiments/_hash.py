@@ -51,13 +51,24 @@ def seed_of(*parts: str) -> np.uint64:
     return np.uint64(int.from_bytes(digest, "little"))
 
 
-def hash_ids(values: Iterable[Any] | np.ndarray | pd.Series, seed: np.uint64 | int) -> np.ndarray:
-    """The ``uint64`` hash of each id's ``str()`` under ``seed``: see the module docstring."""
+def hash_ids(
+    values: Iterable[Any] | np.ndarray | pd.Series, seed: np.uint64 | int, *, dedupe: bool = True
+) -> np.ndarray:
+    """The ``uint64`` hash of each id's ``str()`` under ``seed``: see the module docstring.
+
+    ``dedupe`` hashes each distinct id once (worth it when ids repeat, as teams do); turn it off
+    for ids that are mostly distinct (people), where finding the repeats costs more than it saves.
+    """
     array = np.asarray(values, dtype=object).ravel()
     if array.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    codes, uniques = pd.factorize(array, use_na_sentinel=False)
-    text = np.asarray(uniques, dtype=object)
+    if dedupe:
+        codes, uniques = pd.factorize(array, use_na_sentinel=False)
+        return _hash_distinct(np.asarray(uniques, dtype=object), seed)[codes]
+    return _hash_distinct(array, seed)
+
+
+def _hash_distinct(text: np.ndarray, seed: np.uint64 | int) -> np.ndarray:
     if not all(map(str.__instancecheck__, text)):
         # str() per unique id (NumPy's astype(str) would drop trailing NULs); only for non-text ids
         text = np.fromiter((v if isinstance(v, str) else str(v) for v in text), dtype=object, count=len(text))
@@ -74,7 +85,7 @@ def hash_ids(values: Iterable[Any] | np.ndarray | pd.Series, seed: np.uint64 | i
             for j in range(words):
                 h = mix64(h ^ mix64(matrix[:, j] + _K))
             out[rows] = h
-    return out[codes]
+    return out
 
 
 def combine(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -41,22 +41,42 @@ def _ids(values: Any, name: str, n: int | None = None) -> np.ndarray:
     return array
 
 
+def _team_hashes(teams: Any, n: int | None, *seeds: np.uint64) -> tuple[int, list[np.ndarray]]:
+    """Each team's hash under each seed, per row; a single team is hashed once, not once per person."""
+    if np.ndim(teams) == 0 or (n is not None and len(np.asarray(teams, dtype=object).ravel()) == 1):
+        one = _ids([np.asarray(teams, dtype=object).ravel()[0]], "team")
+        rows = 1 if n is None else n
+        return rows, [np.repeat(hash_ids(one, seed, dedupe=False), rows) for seed in seeds]
+    array = _ids(teams, "team", n)
+    codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    distinct = np.asarray(uniques, dtype=object)
+    return len(array), [hash_ids(distinct, seed, dedupe=False)[codes] for seed in seeds]
+
+
+def _seeds(experiment: Experiment) -> tuple[np.uint64, np.uint64]:
+    return seed_of(experiment.salt, experiment.name, "rollout"), seed_of(experiment.salt, experiment.name, "arm")
+
+
+def _unit_hash(experiment: Experiment, team_hash: np.ndarray, persons: Any, seed: np.uint64) -> np.ndarray:
+    if experiment.unit == "team":
+        return team_hash
+    if persons is None:
+        raise DataError("the experiment's unit is 'person' but no person ids were given", field="person")
+    return combine(team_hash, hash_ids(_ids(persons, "person", len(team_hash)), seed, dedupe=False))
+
+
 def rollout_draw(experiment: Experiment, teams: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Each team's uniform draw in ``[0, 1)`` for the rollout (in when below ``experiment.rollout``)."""
-    teams = _ids(teams, "team")
-    return to_unit(hash_ids(teams, seed_of(experiment.salt, experiment.name, "rollout")))
+    _, (h,) = _team_hashes(teams, None, _seeds(experiment)[0])
+    return to_unit(h)
 
 
 def unit_draw(experiment: Experiment, teams: Any, persons: Any = None) -> np.ndarray:
     """Each unit's uniform draw in ``[0, 1)`` that picks its arm."""
-    teams = _ids(teams, "team")
-    seed = seed_of(experiment.salt, experiment.name, "arm")
-    h = hash_ids(teams, seed)
-    if experiment.unit == "person":
-        if persons is None:
-            raise DataError("the experiment's unit is 'person' but no person ids were given", field="person")
-        h = combine(h, hash_ids(_ids(persons, "person", len(teams)), seed))
-    return to_unit(h)
+    n = None if persons is None else len(np.asarray(persons, dtype=object).ravel())
+    seed = _seeds(experiment)[1]
+    _, (h,) = _team_hashes(teams, n, seed)
+    return to_unit(_unit_hash(experiment, h, persons, seed))
 
 
 def assign(experiment: Experiment, teams: Any, persons: Any = None, at: datetime | None = None) -> np.ndarray:
@@ -64,19 +84,19 @@ def assign(experiment: Experiment, teams: Any, persons: Any = None, at: datetime
 
     ``teams`` may be one team (broadcast) or one per person. ``at`` (timezone-aware, default:
     the experiment is taken as running) outside ``[start, end)`` gives ``-1`` for everybody.
-    Vectorised: 100,000 ids take a few tens of milliseconds.
+    Vectorised: see benchmarks/bench_assignment.py for the cost of 100,000 ids.
     """
     n = None if persons is None else len(np.asarray(persons, dtype=object).ravel())
-    teams = _ids(teams, "team", n)
+    rollout_seed, arm_seed = _seeds(experiment)
+    rows, (rollout_hash, team_hash) = _team_hashes(teams, n, rollout_seed, arm_seed)
     if at is not None and not experiment.is_running(at):
-        return np.full(len(teams), NOT_ASSIGNED, dtype=np.int64)
+        return np.full(rows, NOT_ASSIGNED, dtype=np.int64)
     cumulative = np.cumsum(np.asarray(experiment.weights))
     cumulative[-1] = 1.0  # rounding must never leave a draw past the last arm
-    arms = np.searchsorted(cumulative, unit_draw(experiment, teams, persons), side="right").astype(np.int64)
-    arms[rollout_draw(experiment, teams) >= experiment.rollout] = NOT_ASSIGNED
+    draw = to_unit(_unit_hash(experiment, team_hash, persons, arm_seed))
+    arms = np.searchsorted(cumulative, draw, side="right").astype(np.int64)
+    arms[to_unit(rollout_hash) >= experiment.rollout] = NOT_ASSIGNED
     return arms
-
-
 def assign_names(experiment: Experiment, teams: Any, persons: Any = None, at: datetime | None = None) -> np.ndarray:
     """Like :func:`assign`, as arm names (``None`` when not in the experiment), an object array."""
     index = assign(experiment, teams, persons, at)
