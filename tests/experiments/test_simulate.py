@@ -100,8 +100,8 @@ def test_every_click_is_fed_back_once_and_is_in_the_persons_future():
     joined = shown.merge(future, left_on=["person", "item"], right_on=["user", "item"])
     assert len(joined) == len(shown)
     assert (joined["at_y"] >= joined["shown_at"]).all()
-    # one click per visit at most, on the highest-placed future item; a clicked item is not shown to that person again
-    assert not sim.feedback["recommendation_id"].duplicated().any()
+    # every shown future item is clicked; a clicked item is not shown to that person again
+    assert sim.feedback["recommendation_id"].duplicated().any()
     clicks = shown[["person", "item", "shown_at"]]
     later = sim.impressions.merge(clicks, on=["person", "item"], suffixes=("", "_click"))
     assert not (later["shown_at"] > later["shown_at_click"]).any()
@@ -166,3 +166,64 @@ def test_split_holdout_by_time_and_per_person():
     pd.testing.assert_frame_equal(test, again_test)
     with pytest.raises(DataError, match="share must be in"):
         split_holdout(events, 1.0)
+
+
+def test_first_click_mode_clicks_the_highest_placed_future_item_only():
+    events = team_events()
+    sim, _, holdout = run(events, clicks="first")
+    assert not sim.feedback["recommendation_id"].duplicated().any()
+    everything, _, _ = run(events)
+    assert len(everything.feedback) > len(sim.feedback)
+    # the clicked item is the first shown one in the person's future at that time
+    future = holdout.assign(at=pd.to_datetime(holdout["timestamp"], unit="s", utc=True))
+    first = sim.feedback.iloc[0]
+    shown = sim.impressions[sim.impressions["recommendation_id"] == first["recommendation_id"]]
+    person, at = shown["person"].iloc[0], shown["shown_at"].iloc[0]
+    theirs = set(future[(future["user"] == person) & (future["at"] >= at)]["item"])
+    assert next(i for i in shown["item"] if i in theirs) == first["item"]
+    with pytest.raises(DataError, match="clicks must be"):
+        run(events, clicks="some")
+
+
+def test_off_policy_estimate_of_the_exploit_only_policy_from_the_replay_logs():
+    """IPS over the explored arm's logs estimates what its list without exploration would get, visit by visit.
+
+    The truth is exact: at each visit, the exploit-only list's hits among the person's current
+    future (their held-out items from now on, minus what they clicked already).
+    """
+    from teamrec.experiments.stats import off_policy_ctr
+
+    events = team_events(persons=600)
+    train, holdout = split_holdout(events, 0.3, seed=1)
+    service = Service(train)
+    times = holdout.assign(at=pd.to_datetime(holdout["timestamp"], unit="s", utc=True))  # as the replay's clock
+    future = times.groupby("user")[["item", "at"]].apply(lambda f: dict(zip(f["item"], f["at"], strict=True)))
+    clicked: dict[str, set] = {}
+    person_of, top, hits = {}, {}, []
+
+    def recommend(visit):
+        served = service.recommend(visit)
+        if served.arm == "taste":
+            seen = service.seen[visit.person]
+            top[served.recommendation_id] = [i for i in service.taste(visit.person) if i not in seen][:K]
+            now = {i for i, when in future[visit.person].items() if when >= visit.at} - clicked.get(visit.person, set())
+            hits.append(len(now & set(top[served.recommendation_id])))
+        person_of[served.recommendation_id] = visit.person
+        return served
+
+    def feedback(recommendation_id, item, action, at):
+        clicked.setdefault(person_of[recommendation_id], set()).add(item)
+
+    sim = replay(holdout, recommend, feedback, experiment=EXPERIMENT)
+    logged = sim.impressions.merge(sim.feedback.assign(clicked=True)[["recommendation_id", "item", "clicked"]],
+                                   how="left")
+    logged["clicked"] = logged["clicked"].astype("boolean").fillna(False).astype(bool)
+    taste = logged[logged["arm"] == "taste"]
+    in_target = [item in top[r] for r, item in zip(taste["recommendation_id"], taste["item"], strict=True)]
+    estimate = off_policy_ctr(taste["recommendation_id"], taste["clicked"], taste["propensity"], in_target,
+                              target_size=K)
+    truth = sum(hits) / (K * len(hits))
+    se = (estimate.ips_high - estimate.ips_low) / (2 * 1.959964)
+    assert abs(estimate.ips - truth) < 3.5 * se, (estimate, truth)
+    assert estimate.recommendations == len(hits)
+    assert truth > taste["clicked"].mean()  # exploration costs clicks: the estimate is not the logged CTR

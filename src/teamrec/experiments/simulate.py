@@ -1,12 +1,15 @@
 """Replay a hold-out as simulated people: the whole feedback loop before any rollout.
 
 Each held-out event ``(team, user, item, timestamp)`` is one *visit*: that person asks
-``recommend(visit)`` for a list, clicks the highest-placed shown item that is in their held-out
-*future* (their held-out items at or after the visit's time, not clicked yet), and the click is
+``recommend(visit)`` for a list, clicks the shown items that are in their held-out *future*
+(their held-out items at or after the visit's time, not clicked yet), and each click is
 reported through ``feedback(recommendation_id, item, action, at)``, which is where the service
-applies it as a learning event (online update included). Visits come in time order, or, when
-the hold-out has no times, in a random order seeded by ``seed`` (every item of a person's
-hold-out is then their future at every visit).
+applies it as a learning event (online update included). ``clicks="all"`` (the default) clicks
+every such item, so whether an item is clicked does not depend on what else is shown: the
+assumption under which the logged propensities give unbiased off-policy estimates;
+``clicks="first"`` clicks only the highest-placed one (a person who stops at the first hit).
+Visits come in time order, or, when the hold-out has no times, in a random order seeded by
+``seed`` (every item of a person's hold-out is then their future at every visit).
 
 ``recommend`` returns a :class:`Served` (the recommendation id, the items in shown order, the
 arm and, per item, whether it was explored and its show probability) or a plain list of items
@@ -133,12 +136,15 @@ def replay(
     order: Literal["time", "random", "auto"] = "auto",
     seed: int = 0,
     max_visits: int | None = None,
+    clicks: Literal["all", "first"] = "all",
 ) -> Simulation:
     """Replay ``holdout`` (an events frame: team, user, item, timestamp) through ``recommend`` and ``feedback``.
 
     ``max_visits`` keeps the first visits of the order (a quicker, still unbiased, replay).
     Returns the impressions and feedback logs and their report (against ``experiment`` when given).
     """
+    if clicks not in ("all", "first"):
+        raise DataError(f"clicks must be 'all' or 'first', got {clicks!r}", field="clicks")
     visits, timed = _visits(holdout, order, seed)
     if max_visits is not None:
         visits = visits.iloc[:max_visits]
@@ -176,17 +182,16 @@ def replay(
         impressions["shown_at"] += [at] * n
 
         wanted = future[(team, user)]
-        click = next((i for i in items if i in wanted and wanted[i] >= t), None)
-        if click is None:
-            continue
-        del wanted[click]
-        clicked_at = at + pd.Timedelta(seconds=1)
-        if feedback is not None:
-            feedback(served.recommendation_id, click, "click", clicked_at)
-        actions["recommendation_id"].append(served.recommendation_id)
-        actions["item"].append(click)
-        actions["action"].append("click")
-        actions["at"].append(clicked_at)
+        hits = [i for i in items if i in wanted and wanted[i] >= t]
+        for n_click, click in enumerate(hits[:1] if clicks == "first" else hits, start=1):
+            del wanted[click]
+            clicked_at = at + pd.Timedelta(seconds=n_click)
+            if feedback is not None:
+                feedback(served.recommendation_id, click, "click", clicked_at)
+            actions["recommendation_id"].append(served.recommendation_id)
+            actions["item"].append(click)
+            actions["action"].append("click")
+            actions["at"].append(clicked_at)
 
     shown = validate_impressions(_frame(impressions, "shown_at"), "simulated impressions")
     taken = validate_feedback(_frame(actions, "at"), "simulated feedback")
