@@ -71,6 +71,17 @@ class Arm(BaseModel):
             raise ValueError(f"unknown algorithm {value!r} (known: {', '.join(sorted(ALGORITHMS))})")
         return value
 
+    @model_validator(mode="after")
+    def _params(self) -> Arm:
+        """The parameters must suit the algorithm now, not when the arm's model is first built."""
+        from teamrec.algorithms.registry import get_algorithm
+
+        try:
+            get_algorithm(self.algorithm).Config(**self.params)
+        except ValidationError as exc:
+            raise ValueError(f"params for {self.algorithm}: {describe(exc)}") from None
+        return self
+
 
 class Experiment(BaseModel):
     """A declared experiment; see the module docstring for the settings it reads."""
