@@ -165,3 +165,19 @@ def test_schemas_validate_with_errors_naming_row_and_field():
     assert epoch["at"].iloc[0] == pd.Timestamp(1_796_000_000, unit="s", tz="UTC")
     assert len(empty_impressions()) == 0 and len(empty_feedback()) == 0
     assert clicked(empty_impressions(), empty_feedback()).shape == (0,)
+
+
+def test_an_empty_log_and_an_arm_without_impressions_still_report():
+    report = build_report(empty_impressions(), empty_feedback(), EXPERIMENT)
+    assert report.arms["impressions"].tolist() == [0, 0]
+    assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["arms"][0]["ctr"] is None
+    assert "-" in report.to_text() and report.to_chart("png").startswith(b"\x89PNG")
+    impressions, feedback = logs(persons=50)
+    only_pop = impressions[impressions["arm"] == "pop"]
+    report = build_report(only_pop, feedback, EXPERIMENT)
+    assert report.arms.set_index("arm").at["knn", "units"] == 0
+    assert report.srm.flagged
+    assert np.isnan(report.differences.iloc[0]["difference"])
+    assert report.to_chart("svg").startswith(b"<?xml")
+    with pytest.raises(DataError, match="no impressions to report on"):
+        build_report(empty_impressions(), empty_feedback())

@@ -64,6 +64,9 @@ def ratio_delta(numerator: Any, denominator: Any, axis: int = -1) -> tuple[np.nd
     c = np.asarray(numerator, dtype=np.float64)
     n = np.asarray(denominator, dtype=np.float64)
     units = c.shape[axis]
+    if units == 0:
+        empty = np.full(np.delete(c.shape, axis % c.ndim), np.nan) if c.ndim > 1 else np.float64(np.nan)
+        return np.asarray(empty), np.asarray(empty)
     with np.errstate(invalid="ignore", divide="ignore"):
         mc, mn = c.mean(axis=axis), n.mean(axis=axis)
         ratio = mc / mn
