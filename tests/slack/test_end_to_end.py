@@ -1,0 +1,118 @@
+"""The whole loop without the real service layer: sync from the mock Slack -> events in a
+store -> a TeamModel -> App Home published -> a signed Join click -> feedback stored -> that
+person's next App Home has changed. (Round two swaps ModelService for the service layer.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import FastAPI
+
+from teamrec.integrations.slack import blocks
+from teamrec.integrations.slack.app import SlackSettings, create_slack_app
+from teamrec.integrations.slack.http import slack_router
+from teamrec.integrations.slack.local import ModelService
+from teamrec.integrations.slack.sync import read_metadata
+from teamrec.store import open_store
+
+from .conftest import SIGNING_SECRET, TestClient, TEAM, action_body, command_body, event_body, sign, wait_for
+from .mock_slack import TOKEN
+
+PERSON = "U03U1FNPEUX"  # in 21 of the export's channels
+
+
+@pytest.fixture
+def stack(synced, mock_slack, client):
+    db, meta = synced
+    store = open_store(db)
+    service = ModelService(store, read_metadata(meta))
+    settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET)
+    bolt = create_slack_app(settings, service, client)
+    web = FastAPI()
+    web.include_router(slack_router(bolt))
+    with TestClient(web) as http:
+        yield http, service, mock_slack, store
+    store.close()
+
+
+def _home_items(view: dict) -> list[str]:
+    items = []
+    for block in view["blocks"]:
+        if block["type"] == "actions" and block["block_id"].startswith("act_"):
+            items.append(blocks.parse_button_value(block["elements"][0]["value"])[1])
+    return items
+
+
+def _published(mock, n: int) -> list[dict]:
+    calls = wait_for(lambda: (c := mock.calls_to("views.publish")) and len(c) >= n and c)
+    return [c.params for c in calls]
+
+
+def post(http, body: str, content_type: str, **sign_args):
+    headers = {"Content-Type": content_type, **sign(body, **sign_args)}
+    return http.post("/slack/events", content=body, headers=headers)
+
+
+def test_home_join_click_changes_the_next_home(stack):
+    http, service, mock, store = stack
+    opened = event_body({"type": "app_home_opened", "user": PERSON, "channel": "D1", "tab": "home",
+                         "event_ts": "1700000000.000100"})
+    assert post(http, opened, "application/json").status_code == 200
+    first = _published(mock, 1)[0]
+    assert first["user_id"] == PERSON
+    view = first["view"] if isinstance(first["view"], dict) else json.loads(first["view"])
+    items = _home_items(view)
+    assert len(items) == 5
+    expected = [r.item for r in service.recommend(TEAM, PERSON, 5).items]
+    assert items == expected  # the model's list, rendered
+    texts = " ".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
+    assert f"<#{items[0]}>" in texts and "<@" in texts  # channels and people, mentioned as Slack does
+    private_ids = set(service._items.loc[service._items["private"], "item"])
+    in_private = set(store.events(TEAM).query("user == @PERSON")["item"]) & private_ids
+    assert not (set(items) & private_ids - in_private)
+
+    value = blocks.parse_button_value(
+        next(b for b in view["blocks"] if b["type"] == "actions")["elements"][0]["value"])
+    click = action_body(PERSON, blocks.JOIN, blocks.button_value(*value))
+    assert post(http, click, "application/x-www-form-urlencoded").status_code == 200
+    second = _published(mock, 2)[1]
+    view2 = second["view"] if isinstance(second["view"], dict) else json.loads(second["view"])
+    assert [f["action"] for f in service.feedback_log] == ["click", "join"]
+    assert {f["recommendation_id"] for f in service.feedback_log} == {value[0]}
+    joined = store.events(TEAM).query("user == @PERSON and item == @value[1] and kind == 'member'")
+    assert len(joined) == 1
+    assert value[1] not in _home_items(view2)  # joined: not suggested again
+    assert _home_items(view2) != items
+
+
+def test_not_interested_is_never_shown_again(stack):
+    http, service, mock, _ = stack
+    answer = service.recommend(TEAM, PERSON, 5)
+    body = action_body(PERSON, blocks.DISMISS, blocks.button_value(answer.recommendation_id, answer.items[0].item))
+    assert post(http, body, "application/x-www-form-urlencoded").status_code == 200
+    view = _published(mock, 1)[0]["view"]
+    assert answer.items[0].item not in _home_items(view)
+    assert service.feedback_log[-1]["action"] == "dismiss"
+
+
+def test_slash_command_answers_only_the_asker(stack):
+    http, service, mock, _ = stack
+    response = post(http, command_body(PERSON, mock.response_url()), "application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    sent = wait_for(lambda: mock.calls_to("response_url"))[0].params
+    assert sent["response_type"] == "ephemeral"
+    assert "<#" in sent["text"]
+    assert not mock.calls_to("chat.postMessage")
+
+
+def test_a_left_channel_is_never_recommended_back(stack):
+    http, service, mock, _ = stack
+    channel = "C03T0APHX63"
+    events = service.store.events(TEAM)
+    assert ((events["user"] == PERSON) & (events["item"] == channel) & (events["kind"] == "member")).any()
+    left = event_body({"type": "member_left_channel", "user": PERSON, "channel": channel, "channel_type": "C",
+                       "event_ts": "1900000000.000100"})
+    assert post(http, left, "application/json").status_code == 200
+    wait_for(lambda: (service.store.events(TEAM)["kind"] == "leave").any())
+    assert channel not in [r.item for r in service.recommend(TEAM, PERSON, 40).items]
