@@ -138,13 +138,16 @@ def read_messages(client: WebClient, channel: str, oldest: float | None, *, repl
     params: dict[str, Any] = {"channel": channel}
     if oldest is not None:
         params["oldest"] = f"{oldest:.6f}"
-    out: list[dict] = []
-    for m in paginate(client, "conversations.history", "messages", **params):
-        out.append(m)
-        if replies and m.get("reply_count") and m.get("thread_ts") == m.get("ts"):
-            for r in paginate(client, "conversations.replies", "messages", channel=channel, ts=m["ts"]):
-                if r.get("ts") != m["ts"]:
-                    out.append(r)
+    history = list(paginate(client, "conversations.history", "messages", **params))
+    seen = {m.get("ts") for m in history}  # a thread_broadcast is in the history and in its thread
+    out = list(history)
+    if replies:
+        for m in history:
+            if m.get("reply_count") and m.get("thread_ts") == m.get("ts"):
+                for r in paginate(client, "conversations.replies", "messages", channel=channel, ts=m["ts"]):
+                    if r.get("ts") not in seen:
+                        seen.add(r.get("ts"))
+                        out.append(r)
     return out
 
 
