@@ -15,9 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from fastapi import FastAPI
 
+from teamrec.integrations.slack.app import SlackSettings, create_slack_app
 from teamrec.integrations.slack.client import web_client
-from teamrec.integrations.slack.sync import sync_workspace
+from teamrec.integrations.slack.http import slack_router
+from teamrec.integrations.slack.local import ModelService
+from teamrec.integrations.slack.sync import read_metadata, sync_workspace
 from teamrec.store import open_store
 
 from .mock_slack import TOKEN, MockSlack, Workspace
@@ -32,6 +36,7 @@ with warnings.catch_warnings():
 PRIVATE = {"all-ideas": True, "all-resources": False}
 TEAM = "acme"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+PERSON = "U03U1FNPEUX"  # in 21 of the export's channels
 
 
 @pytest.fixture(scope="session")
@@ -126,3 +131,26 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting for the lazy listener")
+
+
+@pytest.fixture
+def stack(synced, mock_slack, client, request):
+    db, meta = synced
+    store = open_store(db)
+    service_class = getattr(request, "param", ModelService)
+    service = service_class(store, read_metadata(meta))
+    settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET)
+    bolt = create_slack_app(settings, service, client)
+    web = FastAPI()
+    web.include_router(slack_router(bolt))
+    with TestClient(web) as http:
+        yield http, service, mock_slack, store
+    store.close()
+
+
+
+def post(http, body: str, content_type: str, **sign_args):
+    headers = {"Content-Type": content_type, **sign(body, **sign_args)}
+    return http.post("/slack/events", content=body, headers=headers)
+
+

@@ -48,7 +48,8 @@ def test_slack_errors_name_method_and_code(client, workspace, channel, error):
 
 def test_private_channel_the_bot_is_not_in_is_invisible(client, workspace):
     hidden = workspace.channel_by_name("all-resources")["id"]
-    listed = {c["id"] for c in paginate(client, "conversations.list", "channels", types="public_channel,private_channel")}
+    both = "public_channel,private_channel"
+    listed = {c["id"] for c in paginate(client, "conversations.list", "channels", types=both)}
     assert hidden not in listed
     assert workspace.channel_by_name("all-ideas")["id"] in listed
     with pytest.raises(SlackError, match="channel_not_found"):

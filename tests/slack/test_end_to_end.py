@@ -6,34 +6,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from fastapi import FastAPI
-
 from teamrec.integrations.slack import blocks
-from teamrec.integrations.slack.app import SlackSettings, create_slack_app
-from teamrec.integrations.slack.http import slack_router
-from teamrec.integrations.slack.local import ModelService
-from teamrec.integrations.slack.sync import read_metadata
-from teamrec.store import open_store
 
-from .conftest import SIGNING_SECRET, TestClient, TEAM, action_body, command_body, event_body, sign, wait_for
-from .mock_slack import TOKEN
-
-PERSON = "U03U1FNPEUX"  # in 21 of the export's channels
-
-
-@pytest.fixture
-def stack(synced, mock_slack, client):
-    db, meta = synced
-    store = open_store(db)
-    service = ModelService(store, read_metadata(meta))
-    settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET)
-    bolt = create_slack_app(settings, service, client)
-    web = FastAPI()
-    web.include_router(slack_router(bolt))
-    with TestClient(web) as http:
-        yield http, service, mock_slack, store
-    store.close()
+from .conftest import PERSON, TEAM, action_body, command_body, event_body, post, wait_for
 
 
 def _home_items(view: dict) -> list[str]:
@@ -47,11 +22,6 @@ def _home_items(view: dict) -> list[str]:
 def _published(mock, n: int) -> list[dict]:
     calls = wait_for(lambda: (c := mock.calls_to("views.publish")) and len(c) >= n and c)
     return [c.params for c in calls]
-
-
-def post(http, body: str, content_type: str, **sign_args):
-    headers = {"Content-Type": content_type, **sign(body, **sign_args)}
-    return http.post("/slack/events", content=body, headers=headers)
 
 
 def test_home_join_click_changes_the_next_home(stack):

@@ -58,10 +58,10 @@ class SlackSettings(BaseModel):
     team: str = Field(..., min_length=1, description="the teamrec team this workspace feeds")
     bot_token: SecretStr
     signing_secret: SecretStr
-    app_token: SecretStr | None = Field(None, description="xapp- token, for Socket Mode only")
-    command: str = Field("/channels", pattern=r"^/[a-z0-9_-]+$")
-    k: int = Field(5, ge=1, le=20)
-    people_k: int = Field(5, ge=0, le=20)
+    app_token: SecretStr | None = Field(default=None, description="xapp- token, for Socket Mode only")
+    command: str = Field(default="/channels", pattern=r"^/[a-z0-9_-]+$")
+    k: int = Field(default=5, ge=1, le=20)
+    people_k: int = Field(default=5, ge=0, le=20)
     digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @classmethod
@@ -71,8 +71,10 @@ class SlackSettings(BaseModel):
         missing = [k for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(k)]
         if missing:
             raise ConfigError(f"{' and '.join(missing)} not set: the Slack app needs its bot token and signing secret")
-        return cls(team=team, bot_token=env["SLACK_BOT_TOKEN"], signing_secret=env["SLACK_SIGNING_SECRET"],
-                   app_token=env.get("SLACK_APP_TOKEN") or None, **overrides)
+        app_token = env.get("SLACK_APP_TOKEN")
+        return cls(team=team, bot_token=SecretStr(env["SLACK_BOT_TOKEN"]),
+                   signing_secret=SecretStr(env["SLACK_SIGNING_SECRET"]),
+                   app_token=SecretStr(app_token) if app_token else None, **overrides)
 
 
 def create_slack_app(
@@ -176,7 +178,7 @@ def _event_batch_id(event: dict[str, Any]) -> str:
     """Slack retries deliveries; the same event gets the same batch id, so it is stored once."""
     channel = event.get("channel")
     channel_id = channel.get("id") if isinstance(channel, dict) else channel
-    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+    item: dict[str, Any] = event["item"] if isinstance(event.get("item"), dict) else {}
     parts = [event.get("type"), event.get("user"), channel_id or item.get("channel"), event.get("event_ts")
              or event.get("ts"), event.get("reaction")]
     return "slack-event:" + ":".join(str(p) for p in parts if p)

@@ -42,16 +42,16 @@ class DigestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    k: int = Field(3, ge=1, le=10, description="channels per digest")
-    min_days_between: float = Field(14, ge=0, description="at most one digest per person per this many days")
-    min_tenure_days: float = Field(14, ge=0, description="N: in the workspace for at least N days")
-    max_channels: int = Field(10, ge=0, description="M: in at most M channels")
-    min_score: float = Field(0.0, description="the best recommendation must score at least this")
-    work_start_hour: int = Field(10, ge=0, le=23, description="local hour the window opens")
-    work_end_hour: int = Field(17, ge=1, le=24, description="local hour the window closes")
+    k: int = Field(default=3, ge=1, le=10, description="channels per digest")
+    min_days_between: float = Field(default=14, ge=0, description="at most one digest per person per this many days")
+    min_tenure_days: float = Field(default=14, ge=0, description="N: in the workspace for at least N days")
+    max_channels: int = Field(default=10, ge=0, description="M: in at most M channels")
+    min_score: float = Field(default=0.0, description="the best recommendation must score at least this")
+    work_start_hour: int = Field(default=10, ge=0, le=23, description="local hour the window opens")
+    work_end_hour: int = Field(default=17, ge=1, le=24, description="local hour the window closes")
     weekdays_only: bool = True
-    snooze_days: int = Field(30, ge=1)
-    rollout_share: float = Field(1.0, ge=0, le=1, description="share of teams that get digests")
+    snooze_days: int = Field(default=30, ge=1)
+    rollout_share: float = Field(default=1.0, ge=0, le=1, description="share of teams that get digests")
     rollout_salt: str = "teamrec-slack-digest"
 
 

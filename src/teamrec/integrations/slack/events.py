@@ -76,6 +76,10 @@ def _is_bot(event: dict[str, Any], user: Any, bots: frozenset[str]) -> bool:
             or bool(event.get("bot_id")) or event.get("subtype") == "bot_message")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _item_row(team: str, channel: str, **fields: Any) -> pd.DataFrame:
     return pd.DataFrame([{"team": team, "item": channel, **fields}])
 
@@ -86,7 +90,7 @@ def translate(event: dict[str, Any], team: str, *, bots: frozenset[str] = frozen
     user = event.get("user")
     if kind in ("member_joined_channel", "member_left_channel"):
         channel = event.get("channel")
-        if _is_bot(event, user, bots) or not isinstance(channel, str):
+        if _is_bot(event, user, bots) or not isinstance(channel, str) or not isinstance(user, str):
             return _nothing()
         what = MEMBER if kind == "member_joined_channel" else LEAVE
         return Translation(events=_events(team, user, channel, what, _time(event)))
@@ -95,33 +99,36 @@ def translate(event: dict[str, Any], team: str, *, bots: frozenset[str] = frozen
         channel = event.get("channel")
         if subtype is not None and subtype not in POSTING_SUBTYPES:
             return _nothing()
-        if _is_bot(event, user, bots) or not isinstance(channel, str) or event.get("channel_type") == "im":
+        if (_is_bot(event, user, bots) or not isinstance(user, str) or not isinstance(channel, str)
+                or event.get("channel_type") == "im"):
             return _nothing()
         thread_ts, ts = event.get("thread_ts"), event.get("ts")
         in_thread = subtype is None and (event.get("parent_user_id") is not None
                                          or (thread_ts is not None and str(thread_ts) != str(ts)))
         return Translation(events=_events(team, user, channel, "reply" if in_thread else "message", _time(event)))
     if kind == "reaction_added":
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = _dict(event.get("item"))
         channel = item.get("channel")
-        if item.get("type") != "message" or not isinstance(channel, str) or _is_bot(event, user, bots):
+        if (item.get("type") != "message" or not isinstance(channel, str) or _is_bot(event, user, bots)
+                or not isinstance(user, str)):
             return _nothing()
         return Translation(events=_events(team, user, channel, "reaction", _time(event)))
     if kind in ("channel_created", "channel_rename"):
-        channel = event.get("channel") if isinstance(event.get("channel"), dict) else {}
-        if not isinstance(channel.get("id"), str):
+        info = _dict(event.get("channel"))
+        channel_id = info.get("id")
+        if not isinstance(channel_id, str):
             return _nothing()
-        fields: dict[str, Any] = {"name": str(channel.get("name") or channel["id"])}
+        fields: dict[str, Any] = {"name": str(info.get("name") or channel_id)}
         if kind == "channel_created":
-            fields.update(private=bool(channel.get("is_private", False)), archived=False,
-                          created=float(channel.get("created") or np.nan), creator=str(channel.get("creator") or ""))
-        return Translation(events=empty_events(), items=_item_row(team, channel["id"], **fields))
+            fields.update(private=bool(info.get("is_private", False)), archived=False,
+                          created=float(info.get("created") or np.nan), creator=str(info.get("creator") or ""))
+        return Translation(events=empty_events(), items=_item_row(team, channel_id, **fields))
     if kind in ("channel_archive", "channel_unarchive"):
-        channel = event.get("channel")
-        if not isinstance(channel, str):
+        archived_id = event.get("channel")
+        if not isinstance(archived_id, str):
             return _nothing()
         return Translation(events=empty_events(),
-                           items=_item_row(team, channel, archived=kind == "channel_archive"))
+                           items=_item_row(team, archived_id, archived=kind == "channel_archive"))
     return _nothing()
 
 

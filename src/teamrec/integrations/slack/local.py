@@ -96,9 +96,11 @@ class ModelService:
         exclude = sorted(set(left_ids) | set(dismissed) | set(self._archived(team)))
         results = fitted.model.recommend(person, k, exclude=exclude, explain=True)
         data = fitted.model.data
-        known = set(data.items.id_of(np.arange(data.n_items)))
-        results = [r for r in results if r.id not in exclude and r.id in known]
-        new_here = person not in set(data.users.id_of(np.arange(data.n_users)))
+        try:
+            data.find_user(person)
+            new_here = False
+        except UnknownIdError:
+            new_here = True
         private = dict(zip(data.item_meta["item"].astype(str), data.item_meta["private"].astype(bool), strict=True))
         answer = Answer(
             recommendation_id=uuid.uuid4().hex,
@@ -122,14 +124,16 @@ class ModelService:
             return []
         data = model.data
         u = data.find_user(person)
-        visible = ~data.private | data.members[u].toarray().ravel().astype(bool)
+        members = data.members
+        assert members is not None  # InteractionMatrix always builds it
+        visible = ~data.private | members[u].toarray().ravel().astype(bool)
         mine = data.matrix[u].indices
         out = []
         for res in similar:
             shared = np.intersect1d(mine, data.matrix[data.find_user(res.id)].indices)
             shared = shared[visible[shared]]
             out.append(Colleague(user=res.id, name=res.name, score=res.score,
-                                 shared=tuple(str(i) for i in data.items.id_of(shared[:3])),
+                                 shared=tuple(str(data.items.id_of(i)) for i in shared[:3]),
                                  shared_count=int(len(shared))))
         return out
 
