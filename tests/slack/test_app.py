@@ -4,6 +4,7 @@ once, snooze and opt-out, digests through the mock, Socket Mode builds."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from teamrec.integrations.slack.app import SlackSettings, create_slack_app, send
 from teamrec.integrations.slack.digest import DigestSettings, DigestState
 from teamrec.integrations.slack.http import slack_router, socket_mode_handler
 from teamrec.integrations.slack.local import ModelService
+from teamrec.integrations.slack.protocol import SlackService
 
 from .conftest import (
     PERSON,
@@ -33,10 +35,14 @@ from .mock_slack import TOKEN
 HOME = {"type": "app_home_opened", "user": PERSON, "channel": "D1", "tab": "home", "event_ts": "1700000000.1"}
 
 
-def test_signed_request_is_served(stack):
-    http, _, mock, _ = stack
+def test_signed_request_is_served_and_no_secret_is_logged(stack, caplog):
+    caplog.set_level(logging.DEBUG)
+    http, service, mock, _ = stack
+    assert isinstance(service, SlackService)  # the adapter implements the protocol
     assert post(http, event_body(HOME), "application/json").status_code == 200
     wait_for(lambda: mock.calls_to("views.publish"))
+    assert "views.publish" in caplog.text
+    assert TOKEN not in caplog.text and SIGNING_SECRET not in caplog.text
 
 
 @pytest.mark.parametrize("how", ["forged", "stale", "unsigned", "tampered"])

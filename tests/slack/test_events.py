@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from teamrec.integrations.slack.events import translate, translate_many
 
@@ -65,6 +68,11 @@ def test_reaction_added():
         "U024BE7LH", "C0G9QF9GZ", "reaction", 1360782804.083113)
 
 
+def test_a_malformed_channel_is_not_a_crash():
+    out = translate({"type": "channel_created", "channel": {"id": "C1", "name": ["x"], "created": "soon"}}, T)
+    assert out.items.iloc[0]["name"] == "['x']" and np.isnan(out.items.iloc[0]["created"])
+
+
 def test_channel_lifecycle_is_metadata():
     out = translate_many([
         {"type": "channel_created", "channel": {"id": "C024BE91L", "name": "fun", "created": 1360782804,
@@ -79,3 +87,23 @@ def test_channel_lifecycle_is_metadata():
                                      "archived": True, "created": 0, "creator": "U024BE7LH"}
     unarchived = translate({"type": "channel_unarchive", "channel": "C024BE91L", "user": "U1"}, T)
     assert unarchived.items.to_dict("records") == [{"team": T, "item": "C024BE91L", "archived": False}]
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12)
+FIELDS = st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["message", "reaction_added", "member_joined_channel", "member_left_channel",
+                             "channel_created", "channel_rename", "channel_archive", "channel_unarchive"]),
+    "user": JSON | st.text(min_size=1, max_size=5), "channel": JSON | st.text(min_size=1, max_size=5),
+    "ts": JSON | st.text(max_size=12), "event_ts": JSON, "thread_ts": JSON, "subtype": JSON, "item": JSON,
+    "channel_type": JSON, "bot_id": JSON, "parent_user_id": JSON,
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(FIELDS)
+def test_any_payload_translates_or_is_ignored(event):
+    out = translate(event, T)  # never a stray exception: Slack payloads are outside input
+    assert list(out.events.columns) == ["team", "user", "item", "kind", "value", "timestamp"]
+    assert len(out.events) <= 1 and set(out.events["team"]) <= {T}

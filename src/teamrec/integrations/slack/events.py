@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from teamrec.data.events import EVENT_COLUMNS, empty_events, normalize_events
-from teamrec.data.sources.slack_export import POSTING_SUBTYPES, SLACKBOT
+from teamrec.data.sources.slack_export import POSTING_SUBTYPES, SLACKBOT, _number
 from teamrec.integrations.slack.membership import LEAVE, MEMBER
 
 #: The Events API types the app subscribes to (the manifest lists the same).
@@ -121,7 +121,7 @@ def translate(event: dict[str, Any], team: str, *, bots: frozenset[str] = frozen
         fields: dict[str, Any] = {"name": str(info.get("name") or channel_id)}
         if kind == "channel_created":
             fields.update(private=bool(info.get("is_private", False)), archived=False,
-                          created=float(info.get("created") or np.nan), creator=str(info.get("creator") or ""))
+                          created=_number(info.get("created")), creator=str(info.get("creator") or ""))
         return Translation(events=empty_events(), items=_item_row(team, channel_id, **fields))
     if kind in ("channel_archive", "channel_unarchive"):
         archived_id = event.get("channel")
