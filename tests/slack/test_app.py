@@ -74,9 +74,9 @@ def test_url_verification_challenge(stack):
 class SlowService(ModelService):
     """The service taking 2 s (a cold model): Slack must still get its ack at once."""
 
-    def recommend(self, team, person, k=5):
+    def recommend(self, team, person, k=5, *, surface="slack_home"):
         time.sleep(2.0)
-        return super().recommend(team, person, k)
+        return super().recommend(team, person, k, surface=surface)
 
 
 @pytest.mark.parametrize("stack", [SlowService], indirect=True)

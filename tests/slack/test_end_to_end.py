@@ -49,7 +49,7 @@ def test_home_join_click_changes_the_next_home(stack):
     second = _published(mock, 2)[1]
     view2 = second["view"] if isinstance(second["view"], dict) else json.loads(second["view"])
     assert [f["action"] for f in service.feedback_log] == ["click", "join"]
-    assert {f["recommendation_id"] for f in service.feedback_log} == {value[0]}
+    assert {(f["recommendation_id"], f["surface"]) for f in service.feedback_log} == {(value[0], "slack_home")}
     joined = store.events(TEAM).query("user == @PERSON and item == @value[1] and kind == 'member'")
     assert len(joined) == 1
     assert value[1] not in _home_items(view2)  # joined: not suggested again
@@ -76,13 +76,19 @@ def test_slash_command_answers_only_the_asker(stack):
     assert not mock.calls_to("chat.postMessage")
 
 
-def test_a_left_channel_is_never_recommended_back(stack):
+def test_a_left_channel_is_never_recommended_back_and_home_is_refreshed(stack):
     http, service, mock, _ = stack
     channel = "C03T0APHX63"
     events = service.store.events(TEAM)
     assert ((events["user"] == PERSON) & (events["item"] == channel) & (events["kind"] == "member")).any()
+    opened = event_body({"type": "app_home_opened", "user": PERSON, "channel": "D1", "tab": "home",
+                         "event_ts": "1700000000.000100"})
+    post(http, opened, "application/json")
+    _published(mock, 1)
     left = event_body({"type": "member_left_channel", "user": PERSON, "channel": channel, "channel_type": "C",
                        "event_ts": "1900000000.000100"})
     assert post(http, left, "application/json").status_code == 200
     wait_for(lambda: (service.store.events(TEAM)["kind"] == "leave").any())
+    refreshed = _published(mock, 2)[1]  # without opening Home again
+    assert channel not in _home_items(refreshed["view"])
     assert channel not in [r.item for r in service.recommend(TEAM, PERSON, 40).items]

@@ -11,7 +11,8 @@ Join (button)              feedback ``click`` and ``join`` on that recommendatio
 Not interested (button)    feedback ``dismiss``; the item is never shown to them again
 Snooze / Stop (digest)     the digest state: snoozed for ``snooze_days``, or opted out
 membership, messages,      translated (:mod:`.events`) and ingested at once; channel
-reactions, channel events  metadata changes go to the service's item metadata
+reactions, channel events  metadata changes go to the service's item metadata; a join or
+                           leave republishes that person's Home if this app showed it
 =========================  ===============================================================
 
 Every listener ``ack()``\\ s at once and does its work in a ``lazy`` listener (Bolt runs those
@@ -96,11 +97,14 @@ def create_slack_app(
     team = settings.team
     app._teamrec = {"service": service, "digest_state": state}  # type: ignore[attr-defined]
 
+    home_users: set[str] = set()  # people whose Home this process has published: kept fresh
+
     def publish_home(user: str, team_id: str | None, api: WebClient) -> None:
-        answer = service.recommend(team, user, settings.k)
+        answer = service.recommend(team, user, settings.k, surface="slack_home")
         people = service.people(team, user, settings.people_k) if settings.people_k else []
         view = blocks.home_view(answer, people, team_id=team_id)
         call(api, "views.publish", user_id=user, view=view)
+        home_users.add(user)
 
     def just_ack(ack: Callable[..., None]) -> None:
         ack()
@@ -116,7 +120,7 @@ def create_slack_app(
     # -- the slash command -------------------------------------------------------------------
     def command_answer(body: dict[str, Any], respond: Callable[..., Any], context: Any) -> None:
         def work() -> None:
-            answer = service.recommend(team, body["user_id"], settings.k)
+            answer = service.recommend(team, body["user_id"], settings.k, surface="slack_command")
             respond(**blocks.command_message(answer, team_id=context.team_id))
 
         _guarded("command", work, respond)
@@ -158,13 +162,18 @@ def create_slack_app(
     app.action(blocks.OPT_OUT)(ack=just_ack, lazy=[on_opt_out])
 
     # -- workspace events -> teamrec events --------------------------------------------------
-    def on_workspace_event(event: dict[str, Any]) -> None:
+    def on_workspace_event(event: dict[str, Any], context: Any, client: WebClient) -> None:
         def work() -> None:
             change = translate(event, team)
             if change.items is not None:
                 service.update_items(team, change.items)
             if len(change.events):
-                service.ingest(team, change.events, batch_id=_event_batch_id(event))
+                result = service.ingest(team, change.events, batch_id=_event_batch_id(event))
+                user = str(change.events["user"].iloc[0])
+                # A join or a leave changes that person's suggestions at once: refresh their Home.
+                if (not result.duplicate and user in home_users
+                        and event.get("type") in ("member_joined_channel", "member_left_channel")):
+                    publish_home(user, context.team_id, client)
 
         _guarded(event.get("type", "event"), work)
 
@@ -216,8 +225,8 @@ def send_digests(
     outcome = dict(zip(verdict["user"], verdict["blocked_by"], strict=True))
     by_user = {f.user: f for f in facts}
     for user in verdict.loc[verdict["due"], "user"]:
-        answer, why_not = digest_items(service.recommend(team, user, max(rules.k * 3, settings.k)), by_user[user],
-                                       rules)
+        asked = service.recommend(team, user, max(rules.k * 3, settings.k), surface="slack_digest")
+        answer, why_not = digest_items(asked, by_user[user], rules)
         if answer is None:
             outcome[user] = why_not
             continue

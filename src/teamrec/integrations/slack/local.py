@@ -34,6 +34,7 @@ from teamrec.integrations.slack.protocol import (
     PersonFacts,
     Reason,
     Recommended,
+    Surface,
 )
 from teamrec.pipeline import TeamConfig, fit_team
 from teamrec.recommender import Result, TeamModel
@@ -87,7 +88,7 @@ class ModelService:
         return items.loc[items["archived"].fillna(False).astype(bool), "item"].astype(str).tolist()
 
     # -- the protocol ----------------------------------------------------------------------
-    def recommend(self, team: str, person: str, k: int = 5) -> Answer:
+    def recommend(self, team: str, person: str, k: int = 5, *, surface: Surface = "slack_home") -> Answer:
         fitted = self._team(team)
         left = left_channels(fitted.events)
         left_ids = left.loc[left["user"] == person, "item"].tolist()
@@ -106,6 +107,7 @@ class ModelService:
             recommendation_id=uuid.uuid4().hex,
             team=team,
             person=person,
+            surface=surface,
             items=tuple(
                 Recommended(item=r.id, name=r.name, score=r.score, position=i + 1,
                             reasons=_reasons(r, new_here), private=private.get(r.id, False))
@@ -169,7 +171,8 @@ class ModelService:
                 raise DataError(f"{action} on {item!r} of {recommendation_id} was already recorded", field="action")
             now = time.time()
             self.feedback_log.append({"team": team, "person": person, "recommendation_id": recommendation_id,
-                                      "item": item, "action": action, "timestamp": now})
+                                      "item": item, "action": action, "surface": answer.surface,
+                                      "timestamp": now})
             if action == "dismiss":
                 self._dismissed.setdefault((team, person), set()).add(item)
         if action == "join":

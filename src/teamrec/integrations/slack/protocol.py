@@ -20,6 +20,8 @@ import pandas as pd
 #: ``people``: ``people`` like you are there; ``overlap``: ``count`` of the ``total`` members
 #: of ``items[0]`` are in it; ``popular``: popular in this team; ``new``: you are new here.
 ReasonKind = Literal["channels", "people", "overlap", "popular", "new"]
+#: Where an answer was shown, so the experiment report can give each surface its click-through rate.
+Surface = Literal["slack_home", "slack_command", "slack_digest"]
 #: What a person did with a recommendation.
 FeedbackAction = Literal["click", "join", "dismiss"]
 
@@ -54,6 +56,7 @@ class Answer:
     team: str
     person: str
     items: tuple[Recommended, ...] = ()
+    surface: str = "slack_home"
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,10 @@ class IngestResult:
 class SlackService(Protocol):
     """The service layer as the Slack app sees it (one implementation per deployment)."""
 
-    def recommend(self, team: str, person: str, k: int = 5) -> Answer:
+    def recommend(self, team: str, person: str, k: int = 5, *, surface: Surface = "slack_home") -> Answer:
         """Channels for ``person`` (private ones only if they are a member; never left or
-        dismissed ones), each with structured reasons; the answer is logged as an impression."""
+        dismissed ones), each with structured reasons; the answer is logged as an impression
+        on ``surface``."""
         ...
 
     def people(self, team: str, person: str, k: int = 5) -> list[Colleague]:
