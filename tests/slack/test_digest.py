@@ -1,0 +1,118 @@
+"""The digest's triggering rules, one by one, and sending through the mock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from teamrec.integrations.slack.digest import (
+    DAY,
+    DigestSettings,
+    DigestState,
+    digest_items,
+    due,
+    hashed_rollout,
+)
+from teamrec.integrations.slack.protocol import Answer, PersonFacts, Recommended
+
+# Wednesday 2026-11-25 12:00 UTC
+NOON = 1_795_608_000.0
+S = DigestSettings()
+
+
+def person(**over):
+    row = {"user": "U1", "first_seen": NOON - 30 * DAY, "channels": 3, "tz_offset": 0.0, "last_sent": np.nan,
+           "snoozed_until": np.nan, "opted_out": False}
+    row.update(over)
+    return row
+
+
+def verdict(settings=S, now=NOON, in_rollout=True, **over):
+    out = due(pd.DataFrame([person(**over)]), settings, now, in_rollout=in_rollout)
+    return out["blocked_by"].iloc[0] or "due"
+
+
+def test_noon_is_wednesday():
+    assert pd.Timestamp(NOON, unit="s").day_name() == "Wednesday" and pd.Timestamp(NOON, unit="s").hour == 12
+
+
+def test_a_settled_person_in_hours_is_due():
+    assert verdict() == "due"
+
+
+def test_at_most_one_per_14_days():
+    assert verdict(last_sent=NOON - 13.9 * DAY) == "too_soon"
+    assert verdict(last_sent=NOON - 14 * DAY) == "due"
+
+
+def test_tenure_and_channel_count():
+    assert verdict(first_seen=NOON - 13 * DAY) == "too_new"
+    assert verdict(first_seen=np.nan) == "too_new"
+    assert verdict(channels=11) == "too_many_channels"
+    assert verdict(DigestSettings(max_channels=20), channels=11) == "due"
+
+
+def test_working_hours_in_the_persons_time_zone():
+    assert verdict(tz_offset=-8 * 3600) == "outside_hours"  # 04:00 in San Francisco
+    assert verdict(tz_offset=5.5 * 3600) == "outside_hours"  # 17:30 in Kolkata
+    assert verdict(tz_offset=3 * 3600) == "due"  # 15:00 in Nairobi
+    assert verdict(now=NOON + 3 * DAY) == "outside_hours"  # Saturday
+    assert verdict(DigestSettings(weekdays_only=False), now=NOON + 3 * DAY) == "due"
+
+
+def test_snooze_opt_out_and_rollout():
+    assert verdict(snoozed_until=NOON + 1) == "snoozed"
+    assert verdict(snoozed_until=NOON - 1) == "due"
+    assert verdict(opted_out=True) == "opted_out"
+    assert verdict(in_rollout=False) == "rollout"
+    assert verdict(DigestSettings(enabled=False)) == "rollout"
+
+
+def test_rules_are_vectorised_over_people():
+    people = pd.DataFrame([person(user=f"U{i}", channels=i) for i in range(20)])
+    out = due(people, S, NOON)
+    assert out["due"].tolist() == [i <= 10 for i in range(20)]
+
+
+def test_hashed_rollout_share():
+    teams = [f"team-{i}" for i in range(4000)]
+    share = np.mean([hashed_rollout(DigestSettings(rollout_share=0.1))(t) for t in teams])
+    assert 0.085 < share < 0.115
+    assert not any(hashed_rollout(DigestSettings(rollout_share=0.0))(t) for t in teams[:100])
+
+
+def test_digest_items_never_private_archived_joined_or_left():
+    items = (Recommended("Cpriv", "p", 0.9, 1, private=True), Recommended("Carch", "a", 0.8, 2, archived=True),
+             Recommended("Cjoined", "j", 0.7, 3), Recommended("Cleft", "l", 0.6, 4), Recommended("Cok", "o", 0.5, 5),
+             Recommended("Cok2", "o2", 0.4, 6), Recommended("Cok3", "o3", 0.3, 7), Recommended("Cok4", "o4", 0.2, 8))
+    answer = Answer("r1", "acme", "U1", items)
+    facts = PersonFacts("U1", NOON, 1, members=frozenset({"Cjoined"}), left=frozenset({"Cleft"}))
+    kept, why = digest_items(answer, facts, S)
+    assert [r.item for r in kept.items] == ["Cok", "Cok2", "Cok3"] and why == ""
+    assert digest_items(answer, facts, DigestSettings(min_score=0.6)) == (None, "low_score")
+    member = PersonFacts("U1", NOON, 1, members=frozenset({"Cpriv"}))
+    kept, _ = digest_items(Answer("r", "acme", "U1", items[:1] + items[4:5]), member, S)
+    assert [r.item for r in kept.items] == ["Cok"]  # a member's own private channel is joined anyway
+    assert digest_items(Answer("r", "acme", "U1", items[:4]), facts, S) == (None, "nothing_to_suggest")
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValidationError):
+        DigestSettings(rollout_share=1.5)
+    with pytest.raises(ValidationError):
+        DigestSettings(every_day=True)
+
+
+def test_state_round_trip(tmp_path):
+    state = DigestState(tmp_path / "digest.sqlite3")
+    state.sent("acme", "U1", 10.0)
+    state.snooze("acme", "U1", 99.0)
+    state.opt_out("acme", "U2")
+    state.close()
+    state = DigestState(tmp_path / "digest.sqlite3")
+    got = state.get("acme", ["U1", "U2", "U3"]).set_index("user")
+    assert got.loc["U1", "last_sent"] == 10.0 and got.loc["U1", "snoozed_until"] == 99.0
+    assert got["opted_out"].tolist() == [False, True, False] and np.isnan(got.loc["U3", "last_sent"])
+    assert state.get("other", ["U2"])["opted_out"].tolist() == [False]  # teams apart
