@@ -66,7 +66,7 @@ def reference(X: np.ndarray, k: int | None, mode: str, transforms: bool) -> tupl
                     den += s
                 elif mode == "all":
                     den += s
-            est[u, c] = num / den if n_active[u, c] else 0.0
+            est[u, c] = min(max(num / den, 0.0), X.max()) if n_active[u, c] else 0.0
     return est, n_active
 
 
@@ -117,13 +117,17 @@ def test_identical_channels_get_the_identity_transform():
 
 def test_one_common_member_gives_the_line_through_the_origin():
     # Channels 0 and 1 share only person 0 (activity 2 in channel 1, 6 in channel 0).
-    X = np.array([[6.0, 2.0], [1.0, 0.0], [0.0, 4.0]])
+    X = np.array([[6.0, 2.0], [15.0, 0.0], [0.0, 4.0]])
     slope, intercept = sim.linear_transforms(sim.pair_sums(sp.csr_matrix(X.T)))
     assert slope[0, 1] == pytest.approx(3.0) and intercept[0, 1] == pytest.approx(0.0)
     assert slope[1, 0] == pytest.approx(1 / 3) and intercept[1, 0] == pytest.approx(0.0)
     # Person 2 is active only in channel 1: predicted 3 * 4 = 12 in channel 0.
     model = KNNRegression(neighbors=1, mode="active").fit(sp.csr_matrix(X))
     assert model.predict(np.array([2]), np.array([0])).estimate[0] == pytest.approx(12.0)
+    # Beyond the largest activity in the data (15) an estimate is clipped.
+    X[2, 1] = 6.0
+    model = KNNRegression(neighbors=1, mode="active").fit(sp.csr_matrix(X))
+    assert model.predict(np.array([2]), np.array([0])).estimate[0] == pytest.approx(15.0)
 
 
 def test_degenerate_sums_fit_the_constant_line():
@@ -145,10 +149,15 @@ def test_cosine_and_predictions_are_scale_invariant():
     users = np.arange(25)
     before, after = base.score(users), scaled.score(users)
     # ... predictions for the rescaled channel follow its scale ...
-    np.testing.assert_allclose(after[:, 3], 7.0 * before[:, 3], rtol=1e-9, atol=1e-9)
+    # (away from the clipping bounds [0, largest activity], which move with the data)
+    free = (before > 0) & (before < X.max()) & (after > 0) & (after < scaled_X.max())
+    col = free[:, 3]
+    assert col.sum() >= 5
+    np.testing.assert_allclose(after[col, 3], 7.0 * before[col, 3], rtol=1e-9, atol=1e-9)
     # ... and the others do not notice it (its transforms absorb the scale).
-    others = np.arange(10) != 3
-    np.testing.assert_allclose(after[:, others], before[:, others], rtol=1e-9, atol=1e-9)
+    others = free & (np.arange(10) != 3)
+    assert others.sum() >= 50
+    np.testing.assert_allclose(after[others], before[others], rtol=1e-9, atol=1e-9)
 
 
 def test_negative_activity_is_refused():
@@ -180,3 +189,41 @@ def test_update_equals_refit():
         np.testing.assert_allclose(getattr(updated, name).toarray(), getattr(refit, name).toarray(), atol=1e-12)
     users = np.arange(grown.shape[0])
     np.testing.assert_allclose(updated.score(users), refit.score(users), atol=1e-9)
+
+
+# -- real data: the transforms lower the one-class RMSE under the defaults -------------------------
+LASTFM_WITH, LASTFM_WITHOUT = 3.0347, 3.1018  # benchmarks/bench_activity_people.py, seed 0
+SLACK_WITH, SLACK_WITHOUT = 2.0251, 1.7532
+
+
+def _occf_rmse(capsys, *args) -> tuple[float, float]:
+    """RMSE of the default model and of the same model without transforms, via the CLI."""
+    import json
+
+    from teamrec.cli import main
+
+    code = main(["evaluate", *map(str, args), "--log1p", "--protocol", "occf-rmse", "--seed", "0",
+                 "--algorithm", "knn-regression", "--algorithm", "plain=knn-regression",
+                 "--param", "plain.transforms=false", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    return out["results"][0]["metrics"]["rmse"], out["results"][1]["metrics"]["rmse"]
+
+
+def test_lastfm_log_activity_transforms_lower_the_rmse(capsys, lastfm_dir):
+    # Issue 13, item 5: log play counts, average over the active neighbours among all similar
+    # artists; the transforms take about 2 % off (was +0.4 % under the old defaults).
+    with_t, without_t = _occf_rmse(capsys, lastfm_dir / "user_artists.dat", "--format", "lastfm")
+    assert with_t == pytest.approx(LASTFM_WITH, abs=0.005)
+    assert without_t == pytest.approx(LASTFM_WITHOUT, abs=0.005)
+    assert with_t < 0.985 * without_t
+
+
+def test_slack_export_message_activity_figures(capsys, slack_export_dir):
+    # 48 people, 35 channels: the transforms do NOT lower the RMSE here (reported in
+    # docs/benchmarks.md); pinned so that a change of defaults shows up.
+    with_t, without_t = _occf_rmse(capsys, slack_export_dir, "--format", "slack-export", "--kind", "message",
+                                   "--kind", "reply", "--agg", "sum", "--no-binary")
+    assert with_t == pytest.approx(SLACK_WITH, abs=0.005)
+    assert without_t == pytest.approx(SLACK_WITHOUT, abs=0.005)
