@@ -577,3 +577,24 @@ def transforms_at(
     slope = sp.csr_matrix((np.concatenate([p[0] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
     intercept = sp.csr_matrix((np.concatenate([p[1] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
     return slope, intercept
+
+
+# -- hubness -------------------------------------------------------------------------------------
+def hubness(S: sp.csr_matrix, k: int) -> np.ndarray:
+    """Per row, the mean of its ``k`` largest positive values (missing ones count 0): how close
+    an entity sits to its own nearest neighbours. A "hub" -- a person with a large, mainstream
+    profile -- is near everybody and has a high value."""
+    top = prune_rows(S, k)
+    return np.bincount(row_ids(top), weights=top.data, minlength=S.shape[0]) / float(k)
+
+
+def hub_corrected(S: sp.csr_matrix, hub: np.ndarray, beta: float, k: int | None) -> sp.csr_matrix:
+    """Each stored ``S[u, v]`` minus ``beta * hub[v]``; the positive ones, top ``k`` per row.
+
+    The local scaling of CSLS (Conneau et al. 2018, "Word translation without parallel data"),
+    one-sided: ranking *u*'s neighbours by ``s(u, v) - beta r(v)`` keeps people who are close
+    to everybody from crowding every list, so each list holds more of the person's own kind.
+    """
+    out = sp.csr_matrix(S, dtype=np.float64, copy=True)
+    out.data -= beta * np.asarray(hub, dtype=np.float64)[out.indices]
+    return prune_rows(out, k)
