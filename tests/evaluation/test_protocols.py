@@ -164,7 +164,7 @@ def test_holdout_matches_metrics_on_the_recommendations():
     split = protocol.splits(data, 0)[0]
     users = np.unique(split.users)
     recs, _ = create("popularity").fit(split.train).recommend(users, k=4)
-    expected = M.ranking_metrics(recs, split.relevant()[users], [1, 2, 3, 4])
+    expected = M.ranking_metrics(recs, split.relevant()[users], [1, 2, 3, 4], train=split.train)
     r = result.results[0]
     assert r.metrics == pytest.approx({key: expected[key] for key in protocol.metric_names(4)})
     assert r.curves["ndcg"] == pytest.approx({k: expected[f"ndcg@{k}"] for k in (1, 2, 3, 4)})

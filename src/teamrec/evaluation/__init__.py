@@ -3,7 +3,7 @@
 The data's way, one module per stage::
 
     split.py      deterministic, vectorised splits of a users x items matrix (numpy Generator)
-    metrics.py    RMSE/MAE, precision/recall/nDCG/MAP/hit rate/coverage @k, sampled recall,
+    metrics.py    RMSE/MAE, precision/recall/nDCG/MAP/hit rate/coverage/novelty/diversity @k, sampled recall,
                   top-n accuracy (formulas in the docstrings)
     protocols.py  occf-rmse, kfold, holdout, temporal, sampled, top3-accuracy
     grid.py       grid search on a validation split carved from the training data

@@ -15,8 +15,9 @@ name                      split                                                 
 ``kfold``                 the entries shuffled and cut into ``folds`` parts; each part   rmse, mae
                           tested once (averaged over folds)
 ``holdout``               per user, a random share of the entries                       precision, recall,
-                                                                                        ndcg, map, hit rate
-                                                                                        and coverage @k
+                                                                                        ndcg, map, hit rate,
+                                                                                        coverage, novelty
+                                                                                        and diversity @k
 ``temporal``              per user, the latest share of the entries by timestamp        as ``holdout``
 ``sampled``               per user, a random share; each held-out item ranked among     recall@5, @10
                           ``negatives`` items the user never touched                    (and @k)
@@ -213,7 +214,8 @@ class Holdout(Protocol):
     name = "holdout"
     task = "ranking"
     Config = ShareConfig
-    description = "per user, a random share held out; precision/recall/ndcg/map/hit rate/coverage @k"
+    description = ("per user, a random share held out; precision/recall/ndcg/map/hit rate/coverage/"
+                   "novelty/diversity @k")
 
     def splits(self, data: EvalData, seed: int) -> list[S.Split]:
         return [S.holdout_split(data.matrix, self.config.test_share, S.rng(seed, S.TEST_STREAM))]
@@ -223,7 +225,7 @@ class Holdout(Protocol):
                                name="validation")
 
     def metric_names(self, k: int) -> list[str]:
-        return [f"{m}@{k}" for m in M.RANKING_METRICS]
+        return [f"{m}@{k}" for m in M.RANKING_METRICS + M.BEYOND_ACCURACY]
 
     def default_metric(self, k: int) -> str:
         return f"ndcg@{k}"
@@ -236,11 +238,12 @@ class Holdout(Protocol):
         recs, _ = algorithm.recommend(users, k=k, exclude_seen=True)
         seconds = time.perf_counter() - start
         relevant = split.relevant()[users]
-        every = M.ranking_metrics(recs, relevant, range(1, k + 1), n_items=split.shape[1])
-        curves: dict[str, dict[int, float]] = {m: {} for m in M.RANKING_METRICS}
+        every = M.ranking_metrics(recs, relevant, range(1, k + 1), n_items=split.shape[1], train=split.train)
+        curves: dict[str, dict[int, float]] = {m: {} for m in M.RANKING_METRICS + M.BEYOND_ACCURACY}
         for key, value in every.items():
             metric, at = key.split("@")
-            curves[metric][int(at)] = value
+            if not np.isnan(value):  # diversity@1: a one-item list has no pairs
+                curves[metric][int(at)] = value
         metrics = {name: every[name] for name in self.metric_names(k)}
         return Outcome(metrics, curves, seconds)
 
