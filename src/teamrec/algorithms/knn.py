@@ -290,12 +290,13 @@ class UserKNN(_Neighbourhood):
     def _neighbours_of(self, users: np.ndarray, user_items: sp.spmatrix | None) -> sp.csr_matrix:
         if user_items is None:
             return self.similarity_[users]
-        if getattr(self, "_people", None) is None:
-            self._people = self._space(self.X_)
+        people = getattr(self, "_people", None)
+        if people is None:
+            people = self._people = self._space(self.X_)
         rows = self._weighted(self._rows(users, user_items))
         if self._beta == 0:
-            return sim.neighbours(self._people, self._k, queries=rows, self_cols=users, threads=self._threads)
-        candidates = sim.neighbours(self._people, self._n_candidates(), queries=rows, self_cols=users,
+            return sim.neighbours(people, self._k, queries=rows, self_cols=users, threads=self._threads)
+        candidates = sim.neighbours(people, self._n_candidates(), queries=rows, self_cols=users,
                                     threads=self._threads)
         return sim.hub_corrected(candidates, self.hubness_, self._beta, self._k)
 

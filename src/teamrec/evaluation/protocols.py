@@ -423,7 +423,8 @@ class PeopleLikeYou(Protocol):
         n = data.matrix.shape[0]
         if data.pairs.shape != (n, n):
             raise DataError(f"friendships must be users x users ({n} x {n}), got {data.pairs.shape}")
-        friends = friendship_matrix(*data.pairs.nonzero(), n)
+        rows, cols = data.pairs.nonzero()
+        friends = friendship_matrix(rows, cols, n)
         if friends.nnz == 0:
             raise DataError("no friendship joins two people of the matrix")
         empty = np.zeros(0, dtype=np.int64)
