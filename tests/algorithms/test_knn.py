@@ -110,11 +110,64 @@ def test_item_knn_matches_dense_reference(metric, k, shrinkage, seed):
 @pytest.mark.parametrize("seed", [0, 3])
 def test_user_knn_matches_dense_reference(metric, k, shrinkage, seed):
     X = random_matrix(30, 25, density=0.3, seed=seed)
-    model = UserKNN(neighbors=k, similarity=metric, shrinkage=shrinkage, threads=1).fit(X)
+    model = UserKNN(neighbors=k, similarity=metric, shrinkage=shrinkage, threads=1, weighting="none",
+                    hubness=0.0).fit(X)
     S = dense_prune(dense_similarity(X.toarray(), metric, shrinkage), k)
     np.testing.assert_allclose(model.similarity_.toarray(), S, rtol=0, atol=1e-9)
     users = np.arange(X.shape[0])
     np.testing.assert_allclose(model.score(users), S @ X.toarray(), rtol=0, atol=1e-9)
+
+
+def dense_people_like_you(X: np.ndarray, k: int | None, beta: float, query: np.ndarray | None = None) -> np.ndarray:
+    """The default user-user similarity, computed densely: cosine on IUF-weighted rows, then
+    each row's top 4k (all when k is None) corrected by beta times the neighbour's hubness
+    (mean of its top-k similarities, k=50 when None), positive ones, top k. With ``query``
+    (a newcomer's row): that row's corrected neighbours among the people of X."""
+    n = X.shape[0]
+    df = (X != 0).sum(axis=0)
+    w = np.where(df > 0, np.log(n / np.maximum(df, 1)), 0.0)
+    S = dense_similarity(X * w, "cosine")
+    hub_k = k if k is not None else 50
+    candidates = dense_prune(S, None if k is None else max(4 * k, hub_k))
+    hub = np.array([np.sort(row[row > 0])[::-1][:hub_k].sum() / hub_k for row in candidates])
+    if query is not None:  # the newcomer is row n of a grown matrix; X's weights and hubness
+        unit = X * w / np.maximum(np.linalg.norm(X * w, axis=1), 1e-300)[:, None]
+        q = query * w
+        sims = np.r_[unit @ (q / np.linalg.norm(q)), 0.0][None, :]
+        grown = np.zeros((n + 1, n + 1))
+        grown[n] = sims
+        candidates = dense_prune(grown, None if k is None else max(4 * k, hub_k))[n:, :n]
+    corrected = np.where(candidates > 0, candidates - beta * hub[None, :], 0.0)
+    if query is not None:
+        return dense_prune(np.vstack([np.zeros((n, n)), corrected]), k)[n]
+    return dense_prune(corrected, k)
+
+
+@pytest.mark.parametrize("k, beta", [(3, 0.5), (5, 0.0), (2, 1.0), (None, 0.5)])
+@pytest.mark.parametrize("seed", [0, 6])
+def test_user_knn_default_weighting_matches_dense_reference(k, beta, seed):
+    X = random_matrix(30, 25, density=0.3, seed=seed)
+    model = UserKNN(neighbors=k, hubness=beta, threads=1).fit(X)
+    S = dense_people_like_you(X.toarray(), k, beta)
+    np.testing.assert_allclose(model.similarity_.toarray(), S, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(model.score(np.arange(30)), S @ X.toarray(), rtol=0, atol=1e-9)
+    # A newcomer (person 4's row) is compared with everybody, person 4 included.
+    newcomer = X[4].toarray()
+    got = model._neighbours_of(np.array([30]), sp.csr_matrix(newcomer)).toarray()[0]
+    want = dense_people_like_you(X.toarray(), k, beta, query=newcomer[0])
+    np.testing.assert_allclose(got[:30], want, rtol=0, atol=1e-9)
+
+
+def test_user_knn_iuf_ignores_what_everybody_shares(tmp_path):
+    # Everybody is in #general (0): it weighs log(3/3) = 0 and makes nobody alike.
+    X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 0, 1]], dtype=float))
+    model = UserKNN(hubness=0.0).fit(X)
+    assert model.feature_weights_[0] == 0.0
+    assert model.similarity_[0].nnz == 0 and model.similarity_[1, 2] == pytest.approx(1.0)
+    plain = UserKNN(weighting="none", hubness=0.0).fit(X)
+    assert plain.similarity_[0].nnz == 2
+    loaded = UserKNN.load(UserKNN().fit(X).save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.feature_weights_, model.feature_weights_)
 
 
 def test_blocked_and_threaded_products_equal_one_block(monkeypatch):
@@ -141,7 +194,7 @@ def test_recommendations_sum_activity_weighted_similarities():
 
 def test_user_knn_scores_new_people_from_their_rows():
     X = random_matrix(25, 20, density=0.3, seed=11)
-    model = UserKNN(neighbors=6).fit(X)
+    model = UserKNN(neighbors=6, weighting="none", hubness=0.0).fit(X)
     newcomer = sp.csr_matrix(X[4].toarray())
     # A newcomer with user 4's row is matched with user 4's neighbours plus user 4 itself.
     scores = model.score(np.array([25]), user_items=newcomer)
@@ -221,7 +274,7 @@ def test_item_knn_explains_with_the_persons_channels():
 def test_user_knn_explains_with_similar_people():
     # erin: #data, #stats; frank: #data, #stats, #ml; gina: #random, #ml (nothing in common with erin)
     X = sp.csr_matrix(np.array([[0, 1, 0, 1], [1, 1, 0, 1], [1, 0, 1, 0]], dtype=float))
-    model = UserKNN().fit(X)
+    model = UserKNN(weighting="none", hubness=0.0).fit(X)
     users, _ = model.similar_users([0], k=2)
     assert users[0].tolist() == [1, -1]
     exp = model.explain(0, 0)

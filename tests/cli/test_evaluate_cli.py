@@ -34,7 +34,8 @@ def test_json_has_every_metric_and_timings_per_algorithm(capsys, ratings_csv):
     out = run_json(capsys, ratings_csv, "--format", "csv", "--protocol", "holdout",
                    "--algorithm", "popularity", "--algorithm", "item-knn", "--k", "5", "--seed", "1")
     assert out["protocol"] == "holdout" and out["k"] == 5 and out["seed"] == 1
-    assert out["metrics"] == ["precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5"]
+    assert out["metrics"] == ["precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5",
+                              "novelty@5", "diversity@5"]
     assert [r["label"] for r in out["results"]] == ["popularity", "item-knn"]
     for r in out["results"]:
         assert set(r["metrics"]) == set(out["metrics"])

@@ -168,3 +168,91 @@ def test_vectorised_metrics_match_the_per_user_reference(seed, n_users, k):
     assert got == pytest.approx(want)
     for value in got.values():
         assert 0.0 <= value <= 1.0
+
+
+# -- beyond accuracy: coverage, novelty, diversity --------------------------------------------------
+# Four training users, four items: item 0 is had by users {0, 1, 2}, item 1 by {0}, item 2 by
+# {1, 3}, item 3 by {3}. Self-information -log2(n_j / 4): 0.415, 2, 1, 2 bits.
+TRAIN = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 1]], dtype=float))
+LISTS = np.array([[0, 1, 2], [1, 3, -1], [2, -1, -1], [0, 1, 2]])
+
+
+def test_novelty_is_the_mean_self_information_of_the_lists():
+    info = M.self_information(TRAIN)
+    np.testing.assert_allclose(info, [-math.log2(3 / 4), 2.0, 1.0, 2.0])
+    curves = M.novelty_curves(LISTS, info)
+    # @1: 0.415, 2, 1, 0.415 -> 0.9575; @3: (3.415/3, 4/2, 1/1, 3.415/3) -> 1.3192
+    assert curves[0] == pytest.approx((2 * -math.log2(3 / 4) + 3) / 4)
+    assert curves[2] == pytest.approx((2 * (3 - math.log2(3 / 4)) / 3 + 2 + 1) / 4)
+
+
+def test_diversity_is_the_mean_pairwise_cosine_distance_within_lists():
+    curves = M.diversity_curves(LISTS, M.item_vectors(TRAIN))
+    # @2: lists 0 and 3 pair items 0 and 1: cos = 1 / sqrt(3 * 1) -> distance 1 - 0.577;
+    # list 1 pairs 1 and 3 (nobody in common): distance 1; list 2 has one item: left out.
+    assert math.isnan(curves[0])
+    assert curves[1] == pytest.approx((2 * (1 - 1 / math.sqrt(3)) + 1) / 3)
+    # @3: list 0 adds (0, 2): cos 1/sqrt(6), (1, 2): 0 -> mean pair cos (1/sqrt3 + 1/sqrt6) / 3
+    d0 = 1 - (1 / math.sqrt(3) + 1 / math.sqrt(6)) / 3
+    assert curves[2] == pytest.approx((2 * d0 + 1) / 3)
+
+
+def test_ranking_metrics_with_training_data_add_novelty_and_diversity():
+    relevant = sp.csr_matrix(np.ones((4, 4)))
+    out = M.ranking_metrics(LISTS, relevant, [2, 3], train=TRAIN)
+    assert out["coverage@3"] == 1.0
+    assert out["novelty@3"] == pytest.approx(M.novelty_curves(LISTS, M.self_information(TRAIN))[2])
+    assert out["diversity@2"] == pytest.approx(M.diversity_curves(LISTS, M.item_vectors(TRAIN))[1])
+
+
+def test_diversity_blocks_do_not_change_the_result(monkeypatch):
+    rng = np.random.default_rng(3)
+    train = sp.csr_matrix((rng.random((50, 30)) < 0.2).astype(float))
+    lists = np.argsort(rng.random((40, 30)), axis=1)[:, :6]
+    whole = M.diversity_curves(lists, M.item_vectors(train))
+    monkeypatch.setattr(M, "DIVERSITY_BLOCK_WORK", 5)
+    np.testing.assert_allclose(M.diversity_curves(lists, M.item_vectors(train)), whole, rtol=0, atol=1e-12)
+
+
+def _reference_beyond(lists: np.ndarray, train: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per list and k, loops over the items and their pairs."""
+    B = (train != 0).astype(float)
+    n_users = max(B.shape[0], 1)
+    counts = B.sum(axis=0)
+    info = -np.log2(np.maximum(counts, 1) / n_users)
+    norms = np.linalg.norm(B, axis=0)
+    novelty, diversity = [], []
+    for k in range(1, lists.shape[1] + 1):
+        nov, div = [], []
+        for row in lists[:, :k]:
+            items = [int(i) for i in row if i >= 0]
+            if items:
+                nov.append(np.mean(info[items]))
+            if len(items) >= 2:
+                cos = [B[:, a] @ B[:, b] / (norms[a] * norms[b]) if norms[a] * norms[b] > 0 else 0.0
+                       for x, a in enumerate(items) for b in items[x + 1:]]
+                div.append(1 - np.mean(cos))
+        novelty.append(float(np.mean(nov)) if nov else float("nan"))
+        diversity.append(float(np.mean(div)) if div else float("nan"))
+    return novelty, diversity
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 8), st.integers(2, 9), st.integers(1, 5))
+def test_beyond_accuracy_bounds_and_reference(seed, n_users, n_items, k):
+    rng = np.random.default_rng(seed)
+    train = (rng.random((n_users, n_items)) < 0.4).astype(float)
+    k = min(k, n_items)
+    lists = np.argsort(rng.random((5, n_items)), axis=1)[:, :k]
+    lists[rng.random(lists.shape) < 0.2] = -1
+    lists = -np.sort(-lists, axis=1)  # padding at the end, as the recommenders return it
+    lists = np.where(lists >= 0, lists, -1)
+    novelty = M.novelty_curves(lists, M.self_information(sp.csr_matrix(train)))
+    diversity = M.diversity_curves(lists, M.item_vectors(sp.csr_matrix(train)))
+    ref_novelty, ref_diversity = _reference_beyond(lists, train)
+    np.testing.assert_allclose(novelty, ref_novelty, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(diversity, ref_diversity, rtol=0, atol=1e-9)
+    for value in novelty:
+        assert math.isnan(value) or 0.0 <= value <= math.log2(max(n_users, 1)) + 1e-12
+    for value in diversity:
+        assert math.isnan(value) or -1e-12 <= value <= 1.0 + 1e-12

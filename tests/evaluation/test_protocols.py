@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from teamrec.algorithms.registry import get_algorithm
 from teamrec.data.events import make_events
 from teamrec.data.matrix import build_matrix
 from teamrec.errors import ConfigError, DataError, UnknownIdError, UnsupportedError
@@ -17,6 +18,7 @@ from teamrec.evaluation import (
     evaluate,
 )
 from teamrec.evaluation import metrics as M
+from teamrec.evaluation.protocols import friendship_matrix
 from teamrec.testing import checkerboard, random_matrix
 
 
@@ -44,13 +46,15 @@ DATA = {
     "top3-accuracy": lambda: EvalData(signed_matrix()),
 }
 RATING = {"occf-rmse", "kfold"}
+#: Protocols that split the matrix at random (people-like-you measures on the whole of it).
+SPLITTING = [name for name in PROTOCOLS if name != "people-like-you"]
 
 
 def algorithms_for(protocol):
     return ["test-item-mean"] if protocol in RATING else ["popularity", "test-item-mean"]
 
 
-@pytest.mark.parametrize("name", list(PROTOCOLS))
+@pytest.mark.parametrize("name", SPLITTING)
 def test_each_protocol_is_deterministic_for_a_seed(name, toy_algorithms):
     protocol = create_protocol(name)
     specs = [AlgorithmSpec(a) for a in algorithms_for(name)]
@@ -67,7 +71,7 @@ def test_each_protocol_is_deterministic_for_a_seed(name, toy_algorithms):
         assert not all(np.array_equal(x, y) for x, y in zip(first, other))
 
 
-@pytest.mark.parametrize("name", list(PROTOCOLS))
+@pytest.mark.parametrize("name", SPLITTING)
 def test_validation_is_carved_from_training_data_and_never_touches_test(name):
     protocol = create_protocol(name)
     for index, split in enumerate(protocol.splits(DATA[name](), 0)):
@@ -160,7 +164,7 @@ def test_holdout_matches_metrics_on_the_recommendations():
     split = protocol.splits(data, 0)[0]
     users = np.unique(split.users)
     recs, _ = create("popularity").fit(split.train).recommend(users, k=4)
-    expected = M.ranking_metrics(recs, split.relevant()[users], [1, 2, 3, 4])
+    expected = M.ranking_metrics(recs, split.relevant()[users], [1, 2, 3, 4], train=split.train)
     r = result.results[0]
     assert r.metrics == pytest.approx({key: expected[key] for key in protocol.metric_names(4)})
     assert r.curves["ndcg"] == pytest.approx({k: expected[f"ndcg@{k}"] for k in (1, 2, 3, 4)})
@@ -244,3 +248,49 @@ def test_baseline_changes_and_json_shape(toy_algorithms):
     for r in out["results"]:
         assert {"label", "algorithm", "params", "metrics", "fit_seconds", "predict_seconds"} <= set(r)
     pd.io.json.ujson_dumps(out)  # plain JSON types only
+
+
+# -- people like you ------------------------------------------------------------------------------
+def people_data():
+    """Six people in two circles of taste (0-2 like items 0-2, 3-5 like items 3-5)."""
+    X = np.zeros((6, 6))
+    X[:3, :3] = 1.0
+    X[3:, 3:] = 1.0
+    X[0, 5] = X[4, 0] = 1.0
+    # declared friendships: 0-1, 0-2, 0-4 (across circles), 3-5; person 4 also lists 0 (a repeat)
+    pairs = friendship_matrix(np.array([0, 0, 0, 3, 4]), np.array([1, 2, 4, 5, 0]), 6)
+    return EvalData(sp.csr_matrix(X), pairs=pairs)
+
+
+def test_friendship_matrix_is_symmetric_without_self_pairs_or_unknown_people():
+    F = friendship_matrix(np.array([0, 1, 2, -1, 3]), np.array([1, 0, 2, 1, 4]), 5)
+    assert F.toarray().tolist() == [
+        [0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
+
+
+def test_people_like_you_counts_friends_among_the_most_similar(toy_algorithms):
+    protocol = create_protocol("people-like-you")
+    data = people_data()
+    result = evaluate(data, protocol, [AlgorithmSpec("user-knn", params={"weighting": "none", "hubness": 0.0})],
+                      k=2, seed=0)
+    # Hand-computed with cosine on the rows: the two most similar people of each person are
+    # 0: 1, 2 (friends 1, 2, 4: 2 of min(3, 2) = 2 -> 1), 1: 2, 0 (friend 0 -> 1/1),
+    # 2: 1, 0 (friend 0 -> 1), 3: 5, 4 (friend 5 -> 1), 4: 3, 5 (friend 0 -> 0), 5: 3, 4 (friend 3 -> 1).
+    assert result.results[0].metrics["friends_recall@2"] == pytest.approx(5 / 6)
+    # random: mean_u 2 |F_u| / (5 min(|F_u|, 2)) over |F| = 3, 1, 1, 1, 1, 1
+    expected = np.mean([2 * 3 / (5 * 2)] + [2 * 1 / (5 * 1)] * 5)
+    assert result.results[0].metrics["random_recall@2"] == pytest.approx(expected)
+    curve = result.results[0].curves["friends_recall"]
+    assert set(curve) == {1, 2} and curve[2] == pytest.approx(5 / 6)
+    assert result.data["test_cells"] == 8  # both directions of the four friendships
+
+
+def test_people_like_you_refuses_what_it_cannot_measure():
+    protocol = create_protocol("people-like-you")
+    with pytest.raises(DataError, match="--friends"):
+        protocol.splits(EvalData(checkerboard()), 0)
+    with pytest.raises(UnsupportedError, match="user similarities"):
+        protocol.check(get_algorithm("popularity"))
+    split = protocol.splits(people_data(), 0)[0]
+    with pytest.raises(UnsupportedError, match="no validation split"):
+        protocol.validation(split, 0)

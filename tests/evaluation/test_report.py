@@ -32,6 +32,11 @@ def test_ranking_report_has_table_bars_and_curves(tmp_path):
     assert len(_pngs(text)) == 2  # metric per algorithm, metric against k
     assert "http" not in text.replace("http-equiv", "")  # nothing fetched from elsewhere
     assert not list(tmp_path.glob("out/.*.tmp"))
+    # coverage, novelty and diversity are in the table, the curves and explained (issue 13 item 7)
+    for metric in ("coverage@5", "novelty@5", "diversity@5"):
+        assert f"<th>{metric}</th>" in text
+    assert '<ul id="beyond-accuracy">' in text and "self-information" in text
+    assert set(result.results[0].curves) >= {"coverage", "novelty", "diversity"}
 
 
 def test_rating_report_states_the_change_against_the_baseline(tmp_path, toy_algorithms):

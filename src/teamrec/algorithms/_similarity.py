@@ -48,6 +48,11 @@ person is determined (the line through the origin and that person's point: ``a =
 as one common person has non-zero activity in ``j`` -- always, for activity matrices, whose
 stored entries are positive. Should it still be zero (every x equal to 0), the fit is the
 constant least-squares line: ``a = 0``, ``b = Sy / n``.
+
+Optional transform shrinkage ``lam`` pulls the line of a pair that few people share towards
+the identity: ``a' = (n_common a + lam) / (n_common + lam)``, ``b' = n_common b /
+(n_common + lam)`` -- a weighted average of the fitted line and ``y = x`` with weights
+``n_common`` and ``lam``. A slope fitted on two or three people is mostly noise.
 """
 
 from __future__ import annotations
@@ -542,23 +547,32 @@ def pair_sums(E: sp.csr_matrix, targets: np.ndarray | None = None) -> PairSums:
     return _pair_sums(_pair_operands(E), rows)
 
 
-def linear_transforms(sums: PairSums) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def linear_transforms(sums: PairSums, shrinkage: float = 0.0) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Slope ``a`` and intercept ``b`` of ``y ~ a x + b`` for every pair in ``sums``, fitted on
-    the common points plus ``(0, 0)`` (see the module docstring for the formula and the
-    degenerate case)."""
+    the common points plus ``(0, 0)``, then shrunk towards the identity by ``shrinkage`` (see
+    the module docstring for the formulas and the degenerate case)."""
     n = sums.n.data + 1.0
     sx, sy, sxx, sxy = sums.sx.data, sums.sy.data, sums.sxx.data, sums.sxy.data
     den = n * sxx - sx * sx
     num = n * sxy - sx * sy
     slope = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     intercept = (sy - slope * sx) / n
+    if shrinkage > 0:
+        common = sums.n.data
+        slope = (common * slope + shrinkage) / (common + shrinkage)
+        intercept = common * intercept / (common + shrinkage)
     a = sp.csr_matrix((slope, sums.n.indices, sums.n.indptr), shape=sums.n.shape)
     b = sp.csr_matrix((intercept, sums.n.indices, sums.n.indptr), shape=sums.n.shape)
     return a, b
 
 
 def transforms_at(
-    E: sp.csr_matrix, rows: sp.csr_matrix, targets: np.ndarray | None = None, *, threads: int = 0
+    E: sp.csr_matrix,
+    rows: sp.csr_matrix,
+    targets: np.ndarray | None = None,
+    *,
+    threads: int = 0,
+    shrinkage: float = 0.0,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Slopes and intercepts at the stored positions of ``rows`` (one row per target, e.g.
     each target's neighbours), computed blockwise from the pair sums of all its pairs."""
@@ -569,7 +583,7 @@ def transforms_at(
     rows.sort_indices()
 
     def block(sl: slice) -> tuple[np.ndarray, np.ndarray]:
-        a, b = linear_transforms(_pair_sums(ops, targets[sl]))
+        a, b = linear_transforms(_pair_sums(ops, targets[sl]), shrinkage)
         want = rows[sl]
         return _align(a, want).data, _align(b, want).data
 
@@ -577,3 +591,24 @@ def transforms_at(
     slope = sp.csr_matrix((np.concatenate([p[0] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
     intercept = sp.csr_matrix((np.concatenate([p[1] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
     return slope, intercept
+
+
+# -- hubness -------------------------------------------------------------------------------------
+def hubness(S: sp.csr_matrix, k: int) -> np.ndarray:
+    """Per row, the mean of its ``k`` largest positive values (missing ones count 0): how close
+    an entity sits to its own nearest neighbours. A "hub" -- a person with a large, mainstream
+    profile -- is near everybody and has a high value."""
+    top = prune_rows(S, k)
+    return np.bincount(row_ids(top), weights=top.data, minlength=S.shape[0]) / float(k)
+
+
+def hub_corrected(S: sp.csr_matrix, hub: np.ndarray, beta: float, k: int | None) -> sp.csr_matrix:
+    """Each stored ``S[u, v]`` minus ``beta * hub[v]``; the positive ones, top ``k`` per row.
+
+    The local scaling of CSLS (Conneau et al. 2018, "Word translation without parallel data"),
+    one-sided: ranking *u*'s neighbours by ``s(u, v) - beta r(v)`` keeps people who are close
+    to everybody from crowding every list, so each list holds more of the person's own kind.
+    """
+    out = sp.csr_matrix(S, dtype=np.float64, copy=True)
+    out.data -= beta * np.asarray(hub, dtype=np.float64)[out.indices]
+    return prune_rows(out, k)

@@ -29,6 +29,7 @@ from pydantic import Field
 from teamrec.algorithms import _similarity as sim
 from teamrec.algorithms import _topk
 from teamrec.algorithms.base import Algorithm, AlgorithmConfig, Contribution, Explanation, as_csr
+from teamrec.data import weighting
 from teamrec.errors import DataError
 
 #: An update touching more than this fraction of the rows refits instead (same cost, simpler).
@@ -42,6 +43,20 @@ class KNNConfig(AlgorithmConfig):
     similarity: Literal["cosine", "jaccard", "pearson"] = Field("cosine", description="similarity measure")
     shrinkage: float = Field(0.0, ge=0.0, description="multiply by n_common / (n_common + shrinkage)")
     threads: int = Field(0, ge=0, description="threads for the similarity products (0: one per core)")
+
+
+class UserKNNConfig(KNNConfig):
+    """User-user parameters: how people are compared (see :class:`UserKNN`)."""
+
+    weighting: Literal["none", "iuf"] = Field("iuf", description="weight items by inverse user frequency")
+    hubness: float = Field(0.5, ge=0.0, le=1.0,
+                           description="subtract this times each person's mean similarity to their nearest")
+
+
+#: A person's hubness is the mean similarity to this many of their nearest (when neighbors is None).
+HUB_NEIGHBOURS = 50
+#: The hub-corrected top k is taken among each person's CANDIDATE_FACTOR * k most similar.
+CANDIDATE_FACTOR = 4
 
 
 class _Neighbourhood(Algorithm):
@@ -199,11 +214,75 @@ class UserKNN(_Neighbourhood):
     score of item *i* for *u* is the activity in *i* of *u*'s neighbours weighted by their
     similarity: ``score(u, i) = sum_v S[u, v] x_vi``. :meth:`explain` names the similar people
     who contribute most. New people (``user_items`` rows) get their neighbours on the fly.
+
+    How people are compared (defaults measured on Last.fm 2K's declared friendships, the
+    ``people-like-you`` protocol; docs/benchmarks.md):
+
+    * ``weighting="iuf"``: items are weighted by inverse user frequency before the similarity
+      (:func:`teamrec.data.weighting.iuf`, weights learnt as ``feature_weights_``) -- sharing
+      a niche artist or a small channel counts more than sharing the one everybody is in;
+    * ``hubness=beta``: *u*'s neighbours are ranked by ``s(u, v) - beta r(v)``, ``r(v)`` the
+      mean similarity of *v* to their own ``neighbors`` nearest (``hubness_``,
+      :func:`teamrec.algorithms._similarity.hub_corrected`), so people close to everybody do
+      not fill every list; the corrected top k is taken among *u*'s ``4 k`` most similar.
+      ``similarity_`` holds the corrected (positive) values.
+
+    With either on, :meth:`update` refits (item weights and hubness are global statistics).
     """
 
     name = "user-knn"
-    Config = KNNConfig
+    Config = UserKNNConfig
     axis = "user"
+
+    @property
+    def _beta(self) -> float:
+        return float(self.config.hubness)  # type: ignore[attr-defined]
+
+    @property
+    def _hub_k(self) -> int:
+        return self._k if self._k is not None else HUB_NEIGHBOURS
+
+    def _fit(self, X: sp.csr_matrix) -> None:
+        if self.config.weighting == "iuf":  # type: ignore[attr-defined]
+            self.feature_weights_ = weighting.iuf_weights(X)
+        else:
+            self.feature_weights_ = np.ones(X.shape[1])
+        super()._fit(X)
+
+    def _weighted(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """Rows as the similarity sees them (items weighted by ``feature_weights_``)."""
+        if self.config.weighting == "none":  # type: ignore[attr-defined]
+            return sp.csr_matrix(rows)
+        return weighting.iuf(rows, self.feature_weights_)
+
+    def _space(self, X: sp.csr_matrix) -> sim.Space:
+        return sim.space(self._weighted(X), self._metric, self._shrinkage)
+
+    def _n_candidates(self) -> int | None:
+        return None if self._k is None else max(CANDIDATE_FACTOR * self._k, self._hub_k)
+
+    def _rows_state(self, X: sp.csr_matrix, targets: np.ndarray | None) -> dict[str, sp.csr_matrix]:
+        if self._beta == 0:
+            return super()._rows_state(X, targets)
+        candidates = sim.neighbours(self._space(X), self._n_candidates(), threads=self._threads)
+        self.hubness_ = sim.hubness(candidates, self._hub_k)
+        if targets is not None:
+            candidates = candidates[np.asarray(targets, dtype=np.int64)]
+        return {"similarity_": sim.hub_corrected(candidates, self.hubness_, self._beta, self._k)}
+
+    def update(self, X: Any) -> Self:
+        """Refit when items are weighted or hubness corrected (global statistics move with any
+        change); otherwise only the affected rows (:meth:`_Neighbourhood.update`)."""
+        if self.config.weighting != "none" or self._beta > 0:  # type: ignore[attr-defined]
+            self._check_fitted()
+            new = as_csr(X)
+            if new.shape[0] < self.X_.shape[0] or new.shape[1] < self.X_.shape[1]:
+                raise DataError(
+                    f"{self.name}: update needs the grown matrix (vocabularies are append-only); "
+                    f"got {new.shape}, the model has {self.X_.shape}"
+                )
+            return self.fit(new)
+        return super().update(X)
 
     def _after_load(self) -> None:
         self._people: sim.Space | None = None  # built on first use by new people
@@ -211,10 +290,15 @@ class UserKNN(_Neighbourhood):
     def _neighbours_of(self, users: np.ndarray, user_items: sp.spmatrix | None) -> sp.csr_matrix:
         if user_items is None:
             return self.similarity_[users]
-        if getattr(self, "_people", None) is None:
-            self._people = self._space(self.X_)
-        rows = self._rows(users, user_items)
-        return sim.neighbours(self._people, self._k, queries=rows, self_cols=users, threads=self._threads)
+        people = getattr(self, "_people", None)
+        if people is None:
+            people = self._people = self._space(self.X_)
+        rows = self._weighted(self._rows(users, user_items))
+        if self._beta == 0:
+            return sim.neighbours(people, self._k, queries=rows, self_cols=users, threads=self._threads)
+        candidates = sim.neighbours(people, self._n_candidates(), queries=rows, self_cols=users,
+                                    threads=self._threads)
+        return sim.hub_corrected(candidates, self.hubness_, self._beta, self._k)
 
     def score(self, users: np.ndarray, user_items: sp.spmatrix | None = None) -> np.ndarray:
         self._check_fitted()

@@ -11,6 +11,14 @@ label. Example::
     teamrec evaluate lastfm-2k/user_artists.dat --format lastfm --protocol occf-rmse \\
         --algorithm knn-regression --algorithm plain=knn-regression \\
         --param plain.transforms=false --baseline plain --report lastfm.html
+
+``--protocol people-like-you`` measures each person's most similar people against declared
+friendships (``--friends FILE``; for Last.fm, ``user_friends.dat`` beside the plays is found
+by itself)::
+
+    teamrec evaluate lastfm-2k/user_artists.dat --format lastfm --protocol people-like-you \
+        --algorithm user-knn --algorithm plain=user-knn --param plain.weighting=none \
+        --param plain.hubness=0
 """
 
 from __future__ import annotations
@@ -45,10 +53,11 @@ from teamrec.cli._common import (
     parse_pairs,
     read_matrix,
 )
+from teamrec.data.sources.lastfm import FRIENDS, read_friendships
 from teamrec.errors import ConfigError
 from teamrec.evaluation import grid as G
 from teamrec.evaluation import report as R
-from teamrec.evaluation.protocols import PROTOCOLS, create_protocol
+from teamrec.evaluation.protocols import PROTOCOLS, create_protocol, friendship_matrix
 from teamrec.evaluation.runner import AlgorithmSpec, eval_data
 from teamrec.evaluation.runner import evaluate as run_evaluation
 
@@ -80,6 +89,20 @@ FoldsOpt = Annotated[int | None, typer.Option("--folds", help="kfold: number of 
 NegativesOpt = Annotated[
     int | None, typer.Option("--negatives", help="sampled: untouched items per held-out item (default 100)")
 ]
+FriendsOpt = Annotated[
+    Path | None,
+    typer.Option("--friends", help="people-like-you: declared friendships, two person-id columns "
+                 f"(default: {FRIENDS} beside the source)"),
+]
+
+
+def _friends_file(source: Path, given: Path | None, protocol: str) -> Path | None:
+    """The friendships file to read: the one given, or for ``people-like-you`` the Last.fm
+    ``user_friends.dat`` beside (or inside) the source, when there is one."""
+    if given is not None or protocol != "people-like-you":
+        return given
+    folder = source if source.is_dir() else source.parent
+    return folder / FRIENDS if (folder / FRIENDS).exists() else None
 
 
 def _algorithm_specs(algorithms: list[str], params: list[str], grids: list[str]) -> list[AlgorithmSpec]:
@@ -149,6 +172,7 @@ def evaluate(
     zero_ratio: ZeroRatioOpt = None,
     folds: FoldsOpt = None,
     negatives: NegativesOpt = None,
+    friends: FriendsOpt = None,
     team: TeamOpt = None,
     skip_bad_rows: SkipBadOpt = False,
     columns: ColumnsOpt = None,
@@ -174,6 +198,12 @@ def evaluate(
     specs = _algorithm_specs(algorithm, param or [], grid or [])
     dataset, config, matrix = read_matrix(source, **matrix_options(locals()))
     data = eval_data(dataset, matrix, config)
+    friends_file = _friends_file(source, friends, protocol)
+    if friends_file is not None:
+        pairs = read_friendships(friends_file)
+        data.pairs = friendship_matrix(matrix.users.lookup(pairs["user"].to_numpy(), missing="ignore"),
+                                       matrix.users.lookup(pairs["friend"].to_numpy(), missing="ignore"),
+                                       matrix.matrix.shape[0])
 
     command = _command_line(source, fmt, {
         "--team": team, "--column": columns, "--kind": kinds, "--kind-value": kind_value,
@@ -182,7 +212,7 @@ def evaluate(
         "--half-life": half_life, "--min-value": min_value, "--min-user": min_user or None,
         "--min-item": min_item or None, "--skip-bad-rows": skip_bad_rows, "--protocol": protocol,
         "--test-share": test_share, "--zero-ratio": zero_ratio, "--folds": folds, "--negatives": negatives,
-        "--algorithm": algorithm, "--param": param, "--grid": grid, "--select-by": select_by,
+        "--friends": friends, "--algorithm": algorithm, "--param": param, "--grid": grid, "--select-by": select_by,
         "--baseline": baseline, "--k": k, "--seed": seed,
     })
     result = run_evaluation(

@@ -3,9 +3,9 @@
 The data's way, one module per stage::
 
     split.py      deterministic, vectorised splits of a users x items matrix (numpy Generator)
-    metrics.py    RMSE/MAE, precision/recall/nDCG/MAP/hit rate/coverage @k, sampled recall,
+    metrics.py    RMSE/MAE, precision/recall/nDCG/MAP/hit rate/coverage/novelty/diversity @k, sampled recall,
                   top-n accuracy (formulas in the docstrings)
-    protocols.py  occf-rmse, kfold, holdout, temporal, sampled, top3-accuracy
+    protocols.py  occf-rmse, kfold, holdout, temporal, sampled, top3-accuracy, people-like-you
     grid.py       grid search on a validation split carved from the training data
     runner.py     fit, time and measure every algorithm under one protocol
     report.py     one standalone HTML file: the table and the plots

@@ -26,6 +26,20 @@ Every per-user metric is averaged over the users with at least one held-out item
 no held-out items are left out (they neither help nor hurt). Coverage counts the top-*k* lists
 of those same users.
 
+Beyond accuracy (what people complain about when everybody gets the same popular channels),
+computed from the *training* matrix when :func:`ranking_metrics` is given it:
+
+* ``coverage@k`` (above) -- catalogue coverage: the share of the items anybody is shown;
+* ``novelty@k   = mean_u (1/m_u) sum_{i<=k} I(rec_u(i))``, the mean self-information of the
+  recommended items, ``I(j) = -log2(max(n_j, 1) / n_users)`` with ``n_j`` the training users
+  who have item *j* (an item everybody has is worth 0 bits; one person's item ``log2 n_users``);
+  ``m_u`` counts the real (non-padded) items in the top k;
+* ``diversity@k = mean_u 1 - (2 / (m_u (m_u - 1))) sum_{i<j<=k} cos(v_i, v_j)``, the
+  intra-list diversity: the mean pairwise cosine *distance* between the recommended items'
+  user vectors ``v`` (who has them in training, 0/1). 1 when no two items share anybody, 0
+  when all are had by the same people. An item nobody has is at distance 1 from every other.
+  Lists with fewer than two items are left out (``nan`` when no list has two).
+
 Two protocol-specific metrics:
 
 * :func:`sampled_recall` -- each held-out item ranked among sampled items the user never
@@ -46,6 +60,10 @@ from teamrec.errors import DataError
 
 #: The ranking metrics :func:`ranking_metrics` computes, in display order.
 RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+#: The beyond-accuracy metrics it adds when given the training matrix.
+BEYOND_ACCURACY: tuple[str, ...] = ("novelty", "diversity")
+#: Multiply-adds per block of users in :func:`diversity_curves` (bounds the memory it takes).
+DIVERSITY_BLOCK_WORK = 1 << 22
 
 
 # -- error metrics ---------------------------------------------------------------------------
@@ -160,10 +178,16 @@ def coverage_at_k(recs: np.ndarray, relevant: sp.spmatrix, k: int, n_items: int 
 
 
 def ranking_metrics(
-    recs: np.ndarray, relevant: sp.spmatrix, ks: Iterable[int], n_items: int | None = None
+    recs: np.ndarray,
+    relevant: sp.spmatrix,
+    ks: Iterable[int],
+    n_items: int | None = None,
+    train: sp.spmatrix | None = None,
 ) -> dict[str, float]:
-    """Every ranking metric at every ``k`` in ``ks`` (keys like ``"ndcg@10"``), in one pass."""
+    """Every ranking metric at every ``k`` in ``ks`` (keys like ``"ndcg@10"``), in one pass;
+    with ``train`` (users x items, what the model learnt from) also novelty and diversity."""
     recs = np.asarray(recs, dtype=np.int64)
+    ks = sorted(set(ks))
     rel = sp.csr_matrix(relevant)
     n_items = rel.shape[1] if n_items is None else n_items
     n_rel_all = np.diff(rel.indptr)
@@ -173,7 +197,7 @@ def ranking_metrics(
     all_hits = hit_matrix(recs[keep], rel[keep])
     n_rel = n_rel_all[keep]
     out: dict[str, float] = {}
-    for k in sorted(set(ks)):
+    for k in ks:
         if k < 1 or k > recs.shape[1]:
             raise ValueError(f"k must be between 1 and {recs.shape[1]}, got {k}")
         hits = all_hits[:, :k]
@@ -185,7 +209,90 @@ def ranking_metrics(
         out[f"map@{k}"] = float(np.mean(_ap_rows(hits, n_rel, k)))
         out[f"hit_rate@{k}"] = float(np.mean(n_hits > 0))
         out[f"coverage@{k}"] = float(len(np.unique(top[top >= 0])) / n_items)
+    if train is not None:
+        lists = recs[keep, : max(ks)]
+        novelty = novelty_curves(lists, self_information(train))
+        diversity = diversity_curves(lists, item_vectors(train))
+        for k in ks:
+            out[f"novelty@{k}"] = novelty[k - 1]
+            out[f"diversity@{k}"] = diversity[k - 1]
     return out
+
+
+# -- beyond accuracy -------------------------------------------------------------------------
+def self_information(train: sp.spmatrix) -> np.ndarray:
+    """Per item, ``-log2(max(n_j, 1) / n_users)``: ``n_j`` the users with a (non-zero) entry."""
+    csr = sp.csr_matrix(train)
+    n_users = max(csr.shape[0], 1)
+    counts = np.bincount(csr.indices[csr.data != 0], minlength=csr.shape[1])
+    return -np.log2(np.maximum(counts, 1) / n_users)
+
+
+def item_vectors(train: sp.spmatrix) -> sp.csr_matrix:
+    """Items x users: each item's 0/1 vector of who has it, scaled to unit length (rows of
+    items nobody has stay empty)."""
+    pattern = sp.csr_matrix(train, dtype=np.float64, copy=True)
+    pattern.eliminate_zeros()
+    pattern.data[:] = 1.0
+    V = pattern.T.tocsr()
+    lengths = np.sqrt(np.diff(V.indptr).astype(np.float64))
+    V.data /= np.repeat(np.where(lengths > 0, lengths, 1.0), np.diff(V.indptr))
+    return V
+
+
+def _valid_counts(recs: np.ndarray) -> np.ndarray:
+    """Per user and position k, the number of real (non-padded) items in the top k."""
+    return np.cumsum(recs >= 0, axis=1)
+
+
+def novelty_curves(recs: np.ndarray, information: np.ndarray) -> list[float]:
+    """``novelty@k`` for k = 1..K (see the module docstring): the mean self-information of
+    each list's real items, averaged over the lists holding at least one."""
+    recs = np.asarray(recs, dtype=np.int64)
+    bits = np.where(recs >= 0, np.asarray(information, dtype=np.float64)[np.maximum(recs, 0)], 0.0)
+    total = np.cumsum(bits, axis=1)
+    count = _valid_counts(recs)
+    per_user = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+    return [_nanmean(per_user[:, j]) for j in range(recs.shape[1])]
+
+
+def diversity_curves(recs: np.ndarray, vectors: sp.csr_matrix) -> list[float]:
+    """``diversity@k`` for k = 1..K (see the module docstring), from unit item vectors.
+
+    The pairwise cosines are summed position by position: with ``s_j`` the sum of the vectors
+    of a list's first ``j`` items, item ``j + 1`` adds ``v_{j+1} . s_j`` -- K sparse row-wise
+    products over all lists at once (in blocks of lists bounding the work), never a loop over
+    lists or pairs.
+    """
+    recs = np.asarray(recs, dtype=np.int64)
+    n_lists, K = recs.shape
+    if n_lists == 0 or K == 0:
+        return [float("nan")] * K
+    V = sp.csr_matrix(vectors)
+    V = sp.vstack([V, sp.csr_matrix((1, V.shape[1]))]).tocsr()  # row -1: a padded slot, no vector
+    slots = np.where(recs >= 0, recs, V.shape[0] - 1)
+    degree = np.diff(V.indptr).astype(np.float64)
+    work = degree[slots].sum(axis=1) * K + 1.0
+    pair_sums = np.zeros((n_lists, K))
+    cuts = np.searchsorted(np.cumsum(work), np.arange(DIVERSITY_BLOCK_WORK, work.sum(), DIVERSITY_BLOCK_WORK))
+    for block in np.split(np.arange(n_lists), np.unique(cuts)):
+        if len(block) == 0:
+            continue
+        running = V[slots[block, 0]]
+        for j in range(1, K):
+            item = V[slots[block, j]]
+            pair_sums[block, j] = np.asarray(item.multiply(running).sum(axis=1)).ravel()
+            running = running + item
+    pairs_total = np.cumsum(pair_sums, axis=1)
+    m = _valid_counts(recs).astype(np.float64)
+    n_pairs = m * (m - 1.0) / 2.0
+    per_user = np.divide(pairs_total, n_pairs, out=np.full(pairs_total.shape, np.nan), where=n_pairs > 0)
+    return [_nanmean(1.0 - per_user[:, j]) for j in range(K)]
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
 
 
 # -- protocol-specific -----------------------------------------------------------------------

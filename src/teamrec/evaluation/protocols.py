@@ -15,19 +15,23 @@ name                      split                                                 
 ``kfold``                 the entries shuffled and cut into ``folds`` parts; each part   rmse, mae
                           tested once (averaged over folds)
 ``holdout``               per user, a random share of the entries                       precision, recall,
-                                                                                        ndcg, map, hit rate
-                                                                                        and coverage @k
+                                                                                        ndcg, map, hit rate,
+                                                                                        coverage, novelty
+                                                                                        and diversity @k
 ``temporal``              per user, the latest share of the entries by timestamp        as ``holdout``
 ``sampled``               per user, a random share; each held-out item ranked among     recall@5, @10
                           ``negatives`` items the user never touched                    (and @k)
 ``top3-accuracy``         per user, a random share of +1/-1 entries                     top3_accuracy
+``people-like-you``       none: fitted on everything; each person's ``k`` most similar   friends_recall@k,
+                          people compared with their declared friends (``pairs``)        random_recall@k
 ========================= ============================================================= =================
 
 Rating protocols (``occf-rmse``, ``kfold``) need algorithms that estimate values
 (``predicts_values = True``) and use ``predict(users, items).estimate``. Ranking protocols
 call ``recommend`` with the training items excluded; ``sampled`` ranks by ``score`` (ties to
 the lower item index); ``top3-accuracy`` orders each user's held-out items by
-``predict(...).estimate``.
+``predict(...).estimate``. ``people-like-you`` calls ``similar_users`` (people from behaviour
+alone; the friendships are never shown to the model).
 """
 
 from __future__ import annotations
@@ -47,16 +51,19 @@ from teamrec.evaluation import metrics as M
 from teamrec.evaluation import split as S
 from teamrec.policy import served_items
 
-Task = Literal["rating", "ranking", "sampled", "top-n"]
+Task = Literal["rating", "ranking", "sampled", "top-n", "people"]
 
 
 @dataclass
 class EvalData:
-    """What a protocol splits: the users x items matrix and optional per-entry timestamps
-    (``times``: same sparsity pattern as ``matrix``; NaN where unknown)."""
+    """What a protocol splits: the users x items matrix, optional per-entry timestamps
+    (``times``: same sparsity pattern as ``matrix``; NaN where unknown) and optional declared
+    relations between the users (``pairs``: users x users, e.g. friendships; for
+    ``people-like-you``)."""
 
     matrix: sp.csr_matrix
     times: sp.csr_matrix | None = None
+    pairs: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self.matrix = S.as_matrix(self.matrix)
@@ -208,7 +215,8 @@ class Holdout(Protocol):
     name = "holdout"
     task = "ranking"
     Config = ShareConfig
-    description = "per user, a random share held out; precision/recall/ndcg/map/hit rate/coverage @k"
+    description = ("per user, a random share held out; precision/recall/ndcg/map/hit rate/coverage/"
+                   "novelty/diversity @k")
 
     def splits(self, data: EvalData, seed: int) -> list[S.Split]:
         return [S.holdout_split(data.matrix, self.config.test_share, S.rng(seed, S.TEST_STREAM))]
@@ -218,7 +226,7 @@ class Holdout(Protocol):
                                name="validation")
 
     def metric_names(self, k: int) -> list[str]:
-        return [f"{m}@{k}" for m in M.RANKING_METRICS]
+        return [f"{m}@{k}" for m in M.RANKING_METRICS + M.BEYOND_ACCURACY]
 
     def default_metric(self, k: int) -> str:
         return f"ndcg@{k}"
@@ -231,11 +239,12 @@ class Holdout(Protocol):
         recs = served_items(algorithm, users, k)  # the one policy: what people are served
         seconds = time.perf_counter() - start
         relevant = split.relevant()[users]
-        every = M.ranking_metrics(recs, relevant, range(1, k + 1), n_items=split.shape[1])
-        curves: dict[str, dict[int, float]] = {m: {} for m in M.RANKING_METRICS}
+        every = M.ranking_metrics(recs, relevant, range(1, k + 1), n_items=split.shape[1], train=split.train)
+        curves: dict[str, dict[int, float]] = {m: {} for m in M.RANKING_METRICS + M.BEYOND_ACCURACY}
         for key, value in every.items():
             metric, at = key.split("@")
-            curves[metric][int(at)] = value
+            if not np.isnan(value):  # diversity@1: a one-item list has no pairs
+                curves[metric][int(at)] = value
         metrics = {name: every[name] for name in self.metric_names(k)}
         return Outcome(metrics, curves, seconds)
 
@@ -349,9 +358,110 @@ class TopNAccuracy(Protocol):
         return Outcome({self._metric(): value}, predict_seconds=seconds)
 
 
+# -- people like you ---------------------------------------------------------------------------
+@dataclass
+class PeopleSplit(S.Split):
+    """The whole matrix for training and the declared relations to test on (``friends``:
+    users x users, symmetric, no diagonal)."""
+
+    friends: sp.csr_matrix | None = None
+
+    @property
+    def n_test(self) -> int:
+        return 0 if self.friends is None else int(self.friends.nnz)
+
+
+def friendship_matrix(users: np.ndarray, friends: np.ndarray, n_users: int) -> sp.csr_matrix:
+    """The symmetric users x users 0/1 matrix of the pairs ``(users[j], friends[j])`` (row
+    indices; pairs with a negative index -- a person not in the matrix -- and self-pairs are
+    dropped; one direction is enough)."""
+    users = np.asarray(users, dtype=np.int64)
+    friends = np.asarray(friends, dtype=np.int64)
+    keep = (users >= 0) & (friends >= 0) & (users != friends)
+    rows = np.r_[users[keep], friends[keep]]
+    cols = np.r_[friends[keep], users[keep]]
+    out = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, n_users))
+    out.sum_duplicates()
+    out.data[:] = 1.0
+    out.sort_indices()
+    return out
+
+
+class PeopleLikeYou(Protocol):
+    """People like you, measured against declared friendships (Last.fm 2K's user_friends.dat).
+
+    The model is fitted on the whole matrix (listening alone); for each person *u* with
+    friends ``F_u``, ``L_u`` are *u*'s ``k`` most similar people (``similar_users``) and::
+
+        friends_recall@k = mean_u |L_u & F_u| / min(|F_u|, k)
+
+    (1 when the list is all friends, or holds every friend of someone with fewer than ``k``).
+    ``random_recall@k`` is the same share for ``k`` people drawn uniformly at random among
+    the others, in expectation: ``mean_u k |F_u| / ((n - 1) min(|F_u|, k))`` -- the floor any
+    similarity should clear. Curves give ``friends_recall`` at every ``k``. There is no
+    validation split: friendships only measure, so tune on another protocol.
+    """
+
+    name = "people-like-you"
+    task = "people"
+    Config = ProtocolConfig
+    description = "each person's k most similar people against their declared friends; friends recall@k"
+
+    def metric_names(self, k: int) -> list[str]:
+        return [f"friends_recall@{k}", f"random_recall@{k}"]
+
+    def check(self, algorithm: type[Algorithm] | Algorithm) -> None:
+        klass = algorithm if isinstance(algorithm, type) else type(algorithm)
+        if klass.similar_users is Algorithm.similar_users:
+            raise UnsupportedError(
+                f"protocol {self.name} compares similar people; algorithm {algorithm.name!r} does not "
+                "compute user similarities (use user-knn, als, bpr, ...)"
+            )
+
+    def splits(self, data: EvalData, seed: int) -> list[S.Split]:
+        if data.pairs is None:
+            raise DataError("the people-like-you protocol needs declared friendships (--friends FILE)")
+        n = data.matrix.shape[0]
+        if data.pairs.shape != (n, n):
+            raise DataError(f"friendships must be users x users ({n} x {n}), got {data.pairs.shape}")
+        rows, cols = data.pairs.nonzero()
+        friends = friendship_matrix(rows, cols, n)
+        if friends.nnz == 0:
+            raise DataError("no friendship joins two people of the matrix")
+        empty = np.zeros(0, dtype=np.int64)
+        return [PeopleSplit(train=data.matrix, users=empty, items=empty, values=np.zeros(0), friends=friends)]
+
+    def validation(self, split: S.Split, seed: int, index: int = 0) -> S.Split:
+        raise UnsupportedError(f"protocol {self.name} has no validation split (friendships only measure); "
+                               "tune with another protocol")
+
+    def evaluate(self, algorithm: Algorithm, split: S.Split, k: int) -> Outcome:
+        self.check(algorithm)
+        friends = getattr(split, "friends", None)
+        if friends is None:
+            raise DataError("a people-like-you split needs its friendships")
+        n_friends = np.diff(friends.indptr)
+        users = np.flatnonzero(n_friends > 0)
+        start = time.perf_counter()
+        similar, _ = algorithm.similar_users(users, k=k)
+        seconds = time.perf_counter() - start
+        similar = np.asarray(similar, dtype=np.int64)
+        if similar.shape[1] < k:  # fewer people than k: pad as misses
+            similar = np.pad(similar, ((0, 0), (0, k - similar.shape[1])), constant_values=-1)
+        hits = M.hit_matrix(similar[:, :k], friends[users])
+        counts = n_friends[users]
+        found = np.cumsum(hits, axis=1)
+        ks = np.arange(1, k + 1)
+        curve = (found / np.minimum(counts[:, None], ks[None, :])).mean(axis=0)
+        n = friends.shape[0]
+        expected = float(np.mean(k * counts / ((n - 1) * np.minimum(counts, k)))) if n > 1 else 0.0
+        metrics = {f"friends_recall@{k}": float(curve[-1]), f"random_recall@{k}": expected}
+        return Outcome(metrics, {"friends_recall": {int(i): float(v) for i, v in zip(ks, curve, strict=True)}}, seconds)
+
+
 #: Protocols by name.
 PROTOCOLS: dict[str, type[Protocol]] = {
-    p.name: p for p in (OCCFRmse, KFold, Holdout, Temporal, Sampled, TopNAccuracy)
+    p.name: p for p in (OCCFRmse, KFold, Holdout, Temporal, Sampled, TopNAccuracy, PeopleLikeYou)
 }
 
 

@@ -8,7 +8,8 @@ anywhere. It holds:
 * the table: every metric per algorithm, fit and predict seconds, the best value per metric
   in bold, and -- with a baseline -- each metric's relative change against it;
 * one bar chart per metric (each algorithm a bar);
-* for ranking protocols, each metric against k (one line per algorithm).
+* for ranking protocols, each metric against k (one line per algorithm), and a note on the
+  metrics beyond accuracy (catalogue coverage, novelty, intra-list diversity) when shown.
 """
 
 from __future__ import annotations
@@ -123,8 +124,24 @@ def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     return out
 
 
+#: What the beyond-accuracy metrics mean, for readers of the report.
+BEYOND_ACCURACY_NOTES: dict[str, str] = {
+    "coverage": "catalogue coverage: the share of all items that appear in anybody's top k",
+    "novelty": "mean self-information of the recommended items, -log2(share of training users who have "
+               "the item), in bits: higher means less mainstream",
+    "diversity": "intra-list diversity: mean pairwise cosine distance (1 - cosine) between the recommended "
+                 "items' user vectors; 1 = no two items share anybody, 0 = all had by the same people",
+}
+
+
+def beyond_accuracy_lines(result: EvaluationResult) -> list[str]:
+    """One line per beyond-accuracy metric of the run: what it measures."""
+    shown = {m.split("@")[0] for m in result.metric_names}
+    return [f"{name}@{result.k}: {text}" for name, text in BEYOND_ACCURACY_NOTES.items() if name in shown]
+
+
 def _curve_order(name: str) -> int:
-    order = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+    order = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "novelty", "diversity")
     return order.index(name) if name in order else len(order)
 
 
@@ -191,6 +208,11 @@ def to_html(result: EvaluationResult) -> str:
     )
     for line in change_lines(result):
         parts.append(f"<p>{e(line)}</p>")
+    notes = beyond_accuracy_lines(result)
+    if notes:
+        parts.append('<h2>Beyond accuracy</h2><ul id="beyond-accuracy">')
+        parts += [f"<li>{e(line)}</li>" for line in notes]
+        parts.append("</ul>")
     for r in result.results:
         if r.selected:
             parts.append(f"<h3>Grid search: {e(r.label)}</h3><p>chosen per split: "

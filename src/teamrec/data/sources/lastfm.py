@@ -4,7 +4,12 @@
 ends); each line becomes one event of kind ``play`` whose value is the play count. The data
 has no times (timestamp NaN). ``path`` may be that file or its folder. ``artists.dat``
 beside it (``id name url pictureURL``, UTF-8) names the items and adds ``url`` and
-``picture_url``. ``user_friends.dat`` and the tag files are not events and are not read.
+``picture_url``. The tag files are not events and are not read.
+
+``user_friends.dat`` (``userID friendID``, one line per direction of each declared
+friendship) is not events either: :func:`read_friendships` reads it (or any file whose first
+two tab- or comma-separated columns are person ids, under a header) for the
+``people-like-you`` evaluation protocol.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from teamrec.data.dataset import Dataset
@@ -21,6 +27,7 @@ from teamrec.data.sources._common import (
     Delimited,
     EventColumns,
     Progress,
+    id_strings,
     make_dataset,
     read_delimited_events,
     read_header,
@@ -32,6 +39,7 @@ from teamrec.errors import DataError
 
 PLAYS = "user_artists.dat"
 ARTISTS = "artists.dat"
+FRIENDS = "user_friends.dat"
 
 
 def read_lastfm(
@@ -73,3 +81,35 @@ def _artists(folder: Path, team: str) -> pd.DataFrame | None:
     items = table.rename(columns={"id": "item", "pictureURL": "picture_url"})
     items.insert(0, "team", team)
     return items.dropna(subset=["item"]).reset_index(drop=True)
+
+
+def read_friendships(path: Path) -> pd.DataFrame:
+    """Declared friendships as a frame of ``user`` and ``friend`` id strings, one row per line.
+
+    ``path`` is ``user_friends.dat``, its folder, or any delimited file (tab-separated when the
+    header holds a tab, else comma-separated) whose first two columns are the two person ids.
+    A row with a missing id is a :class:`DataError` naming its line; a file with no rows too.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / FRIENDS
+    if not path.exists():
+        raise DataError("no such friendships file", file=str(path))
+    with open(path, encoding="utf-8", newline="") as fh:
+        first = fh.readline()
+    spec = Delimited(path, sep="\t" if "\t" in first else ",", quoting=csv.QUOTE_NONE)
+    found = read_header(spec)
+    if len(found) < 2:
+        raise DataError(f"a friendships file needs two id columns (found: {', '.join(found)})", file=str(path),
+                        line=1)
+    table = read_table(spec)
+    if table.empty:
+        raise DataError("no friendships in this file", file=str(path))
+    ids = []
+    for column in found[:2]:
+        text, missing, invalid = id_strings(table[column])
+        bad = np.flatnonzero(missing | invalid)
+        if len(bad):
+            raise DataError("missing person id", file=str(path), line=int(bad[0]) + 2, field=str(column))
+        ids.append(np.char.strip(text.astype(str)))
+    return pd.DataFrame({"user": ids[0], "friend": ids[1]})
