@@ -10,8 +10,10 @@ user       string    who acted (raw id as the source gives it)
 item       string    on what: a channel, an article, a movie, an artist, an app
 kind       string    what happened: ``rating``, ``VIEW``, ``play``, ``member``,
                      ``message``, ``reply``, ``reaction`` ...
-value      float64   how strong: a rating, an event strength, a play count
-timestamp  float64   seconds since the Unix epoch; NaN when the source has none
+value      float64   how strong: a rating, an event strength, a play count;
+                     at most :data:`MAX_EVENT_VALUE` either way
+timestamp  float64   seconds since the Unix epoch, 1970 to 2100
+                     (:data:`MAX_TIMESTAMP`); NaN when the source has none
 ========== ========= ==============================================================
 
 Events live in a :class:`pandas.DataFrame`; ids are strings so that sources with 64-bit,
@@ -29,6 +31,17 @@ from teamrec.errors import DataError
 
 EVENT_COLUMNS: tuple[str, ...] = ("team", "user", "item", "kind", "value", "timestamp")
 DEFAULT_TEAM = "default"
+
+#: The largest strength one event may carry (either sign: -1/+1 votes are events too). Larger
+#: values are mistakes (a wrong column, a unit slip), and a few summed would overflow a team's
+#: matrix or drown every other event.
+MAX_EVENT_VALUE = 1e9
+#: Event times must fall in 1970-01-01 .. 2100-01-01 (seconds since the Unix epoch). A time in
+#: milliseconds, or a year 3000, is refused rather than left to skew time decay.
+MAX_TIMESTAMP = 4_102_444_800.0
+#: How errors state the two bounds.
+VALUE_RANGE = f"its size must be at most {MAX_EVENT_VALUE:g}"
+TIMESTAMP_RANGE = "not a time between 1970 and 2100 (Unix seconds)"
 
 #: Item metadata columns every source fills (extra columns are kept).
 ITEM_COLUMNS: tuple[str, ...] = ("team", "item", "name", "description", "private", "archived")
@@ -93,8 +106,25 @@ def normalize_events(frame: pd.DataFrame, *, source: str = "<events>") -> pd.Dat
             raise DataError(
                 f"not a number: {frame[col].iloc[row]!r}", file=source, line=row + 2, field=col
             ) from None
-    bad_value = ~np.isfinite(out["value"].to_numpy())
+    values = out["value"].to_numpy()
+    bad_value = ~np.isfinite(values)
     if bad_value.any():
         row = int(np.flatnonzero(bad_value)[0])
         raise DataError("value is not a finite number", file=source, line=row + 2, field="value")
+    too_big = np.abs(values) > MAX_EVENT_VALUE
+    if too_big.any():
+        row = int(np.flatnonzero(too_big)[0])
+        raise DataError(f"value {values[row]:g}: {VALUE_RANGE}", file=source, line=row + 2, field="value")
+    bad_time = timestamps_out_of_range(out["timestamp"].to_numpy())
+    if bad_time.any():
+        row = int(np.flatnonzero(bad_time)[0])
+        raise DataError(f"timestamp {out['timestamp'].iloc[row]:g}: {TIMESTAMP_RANGE}", file=source,
+                        line=row + 2, field="timestamp")
     return out[list(EVENT_COLUMNS)]
+
+
+def timestamps_out_of_range(seconds: np.ndarray) -> np.ndarray:
+    """Where known timestamps (not NaN) fall outside 1970 .. 2100; infinities included."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(seconds) & ~((seconds >= 0.0) & (seconds <= MAX_TIMESTAMP))

@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teamrec.data.dataset import Dataset
-from teamrec.data.events import DEFAULT_TEAM, EVENT_COLUMNS
+from teamrec.data.events import (
+    DEFAULT_TEAM,
+    EVENT_COLUMNS,
+    MAX_EVENT_VALUE,
+    TIMESTAMP_RANGE,
+    VALUE_RANGE,
+    timestamps_out_of_range,
+)
 from teamrec.errors import ConfigError, DataError
 
 #: ``progress(done_bytes, total_bytes)``, as in :mod:`teamrec.data.sources`.
@@ -292,9 +299,14 @@ def events_from_raw(
             values, missing, bad = parse_numbers(raw[src])
             add(src, Check(src, missing, spec.missing_reason))
             add(src, Check(src, bad, "not a finite number: {value!r}", raw_values))
+            with np.errstate(invalid="ignore"):
+                too_big = ~bad & (np.abs(values) > MAX_EVENT_VALUE)
+            add(src, Check(src, too_big, f"{{value!r}}: {VALUE_RANGE}", raw_values))
         else:
             values, bad = parse_timestamps(raw[src])
             add(src, Check(src, bad, "not a timestamp (Unix seconds or ISO 8601): {value!r}",
+                           raw_values))
+            add(src, Check(src, ~bad & timestamps_out_of_range(values), f"{{value!r}}: {TIMESTAMP_RANGE}",
                            raw_values))
         out[name] = values
     ordered = [c for _, c in sorted(checks, key=lambda pair: pair[0])]
