@@ -15,6 +15,7 @@ from teamrec.algorithms import Algorithm, algorithm_names, create, get_algorithm
 from teamrec.data import FORMATS, Dataset, InteractionMatrix, MatrixConfig, Vocab, build_matrix, read_source
 from teamrec.errors import (
     AccessDeniedError,
+    MissingExtraError,
     ConfigError,
     DataError,
     ModelTooLargeError,
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FORMATS",
     "AccessDeniedError",
+    "MissingExtraError",
     "Algorithm",
     "ConfigError",
     "DataError",

@@ -66,7 +66,7 @@ GridOpt = Annotated[
 SelectByOpt = Annotated[
     str | None, typer.Option("--select-by", help="metric the grid search maximises (errors: minimises)")
 ]
-KOpt = Annotated[int, typer.Option("--k", "-k", help="length of the recommendation lists")]
+KOpt = Annotated[int, typer.Option("--k", "-k", min=1, max=100_000, help="length of the recommendation lists")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of every random choice (splits, samples, models)")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="write a standalone HTML report here")]
 BaselineOpt = Annotated[

@@ -56,7 +56,10 @@ ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", help="algorithm parameter NAME=VALUE (repeatable; VALUE is JSON when it parses)"),
 ]
-TopOpt = Annotated[int, typer.Option("-k", min=1, help="how many results")]
+#: The most results one command may ask for (a typo such as -k 1000000000000 is a usage error,
+#: not an attempt to allocate terabytes).
+MAX_K = 100_000
+TopOpt = Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="how many results")]
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:

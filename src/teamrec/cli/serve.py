@@ -33,6 +33,7 @@ from typing import Annotated, Any
 
 import typer
 
+from teamrec._extras import require as require_extra
 from teamrec.cli._common import FormatOpt, TeamOpt, echo_json
 from teamrec.cli.recommend import AlgorithmOpt, ParamOpt, parse_params
 from teamrec.errors import ConfigError, TeamrecError
@@ -142,6 +143,7 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level")] = "warning",
 ) -> None:
     """The HTTP API and the web page, on the demo workspace or on SOURCE, until Ctrl-C."""
+    require_extra("service", "teamrec serve")
     import uvicorn
 
     from teamrec.service import create_app
@@ -193,6 +195,14 @@ def serve(
     server.run()
 
 
+def _service_url(url: str) -> str:
+    """``url`` without a trailing ``/``, once it is known to be an http(s) address."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--url must be an http:// or https:// address of the service, got {url!r}")
+    return url.rstrip("/")
+
+
 def _request(method: str, url: str, key: str | None, timeout: float) -> dict[str, Any]:
     headers = {"Accept": "application/json"}
     if key:
@@ -230,7 +240,7 @@ def retrain(
     if offline:
         summary = _retrain_offline(team, config)
     else:
-        base = url.rstrip("/")
+        base = _service_url(url)
         if team is None:
             teams = _request("GET", f"{base}/api/v1/teams", key, timeout).get("teams", [])
             if len(teams) != 1:
@@ -253,6 +263,7 @@ def retrain(
 
 
 def _retrain_offline(team: str | None, config: Path | None) -> dict[str, Any]:
+    require_extra("service", "teamrec retrain --offline")
     from teamrec.service import training
     from teamrec.service.settings import load_settings
     from teamrec.store import open_store

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from teamrec._extras import require as require_extra
 from teamrec.evaluation.grid import is_better
 from teamrec.evaluation.protocols import lower_is_better
 from teamrec.evaluation.runner import EvaluationResult
@@ -76,6 +77,7 @@ def _png(fig) -> str:
 
 def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     """``(caption, base64 PNG)`` for every plot of the report."""
+    require_extra("report", "the report's plots")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -19,8 +19,8 @@ import csv
 import io
 import re
 import warnings
-from contextlib import closing, contextmanager
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,21 @@ def id_strings(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(text, dtype=object), missing | (text == "") & ~invalid, invalid
 
 
+#: Why an id with a ``/`` is refused (teams, people and items are named in URL paths).
+SLASH_REASON = "{value!r}: ids may not contain '/' (they name teams, people and items in URLs)"
+
+
+def slashed(text: np.ndarray) -> np.ndarray:
+    """Where an id (text) contains ``/``.
+
+    Ids are path segments of the HTTP API (``/teams/{team}/items/{item}``); one with a ``/``
+    could be stored but never asked for again, so readers refuse it with a clear message.
+    """
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    return np.asarray(pd.Series(text, dtype=object).str.contains("/", regex=False, na=False), dtype=bool)
+
+
 def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Floats from a column of numbers or numeric text.
 
@@ -171,6 +186,9 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     fast = _arrow_floats(column)
     if fast is not None:
         values = fast
+    elif column.dtype.kind == "b" or isinstance(column.dtype, pd.BooleanDtype):
+        # An all-true/false column (JSON, Parquet) is not a column of numbers: true is not 1.
+        values = np.full(len(column), np.nan)
     elif column.dtype.kind in "iuf":
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -179,7 +197,7 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
             dtype=np.float64, na_value=np.nan, copy=True
         )
         if column.dtype == object:  # JSON true/false are not numbers here
-            values[as_object.map(type).to_numpy() == bool] = np.nan
+            values[as_object.map(type).to_numpy() == bool] = np.nan  # noqa: E721 - bool, not its subclasses
     bad = ~missing & ~np.isfinite(values)
     return values, missing, bad
 
@@ -275,6 +293,8 @@ def events_from_raw(
         text, missing, invalid = id_strings(raw[src])
         add(src, Check(src, missing, spec.missing_reason))
         add(src, Check(src, invalid, "not a text or a number: {value!r}", raw[src].to_numpy()))
+        if name != "kind":
+            add(src, Check(src, ~missing & ~invalid & slashed(text), SLASH_REASON, text))
         out[name] = text
     if spec.kind_values is not None:
         src = spec.sources.get("kind")
@@ -398,7 +418,22 @@ def read_header(spec: Delimited) -> list[str]:
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
         head = pd.read_csv(spec.path, sep=spec.sep, nrows=0, dtype=str, index_col=False,
                            encoding=spec.encoding, quoting=spec.quoting, engine="c")
+    _refuse_repeated_names(spec)
     return [str(c) for c in head.columns]
+
+
+def _refuse_repeated_names(spec: Delimited) -> None:
+    """A header naming one column twice is an error: the parser would quietly rename the second
+    (``user.1``) and the reader use the first, whichever held the data meant."""
+    with open(spec.path, encoding=spec.encoding, errors="replace", newline="") as fh:
+        first = fh.readline(1 << 20)
+    names = next(csv.reader([first], delimiter=spec.sep, quoting=spec.quoting, strict=False), [])
+    seen: set[str] = set()
+    for name in (n.strip() for n in names):
+        if name and name in seen:
+            raise DataError("this column name appears twice in the header", file=spec.label, line=1,
+                            field=name)
+        seen.add(name)
 
 
 def require_columns(
@@ -412,11 +447,17 @@ def require_columns(
 
 
 _LINE_RE = re.compile(r"(?:in|Skipping) line (\d+)")
+_EOF_IN_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 def _parser_error(exc: Exception, spec: Delimited) -> DataError:
     """``Expected 4 fields in line 7, saw 5`` -> DataError(line 7, "expected 4 fields, saw 5")."""
     text = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    quote = _EOF_IN_QUOTE_RE.search(text)
+    if quote:  # the parser counts records from 0, the header included
+        record = int(quote.group(1)) - (1 if spec.header else 0)
+        return DataError("unterminated quote: a quoted field that starts on this line never closes",
+                         file=spec.label, line=LineMap(spec)(record))
     match = _LINE_RE.search(text)
     line = int(match.group(1)) if match else None
     reason = re.sub(r"\s+", " ", _LINE_RE.sub("", text)).replace(" ,", ",").strip(" :")
