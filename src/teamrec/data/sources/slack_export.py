@@ -77,6 +77,9 @@ MAX_UNZIPPED_BYTES = 4 << 30
 #: JSON compresses about 5-20 times; a zip bomb a thousand times or more.
 MAX_RATIO = 200
 _RATIO_FROM = 1 << 20
+#: What zipfile raises for a damaged or unsupported archive (an encrypted member is a
+#: RuntimeError, an unknown compression method NotImplementedError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError)
 #: Message subtypes that count as someone posting in the channel.
 POSTING_SUBTYPES = ("thread_broadcast",)
 
@@ -105,7 +108,7 @@ class _Export:
         try:
             self._zip = zipfile.ZipFile(self.path)
             members = [m for m in self._zip.infolist() if not m.is_dir()]
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise DataError(f"not a readable zip file ({exc})", file=str(self.path)) from None
         members = [m for m in members if not m.filename.startswith("__MACOSX/")]
         roots = sorted(
@@ -165,7 +168,7 @@ class _Export:
                 self.budget -= len(data)
             else:
                 data = (self.path / rel).read_bytes()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise DataError(f"unreadable ({exc})", file=self.label(rel)) from None
         try:
             return json.loads(data)
