@@ -15,9 +15,9 @@ from teamrec.algorithms import Algorithm, algorithm_names, create, get_algorithm
 from teamrec.data import FORMATS, Dataset, InteractionMatrix, MatrixConfig, Vocab, build_matrix, read_source
 from teamrec.errors import (
     AccessDeniedError,
-    MissingExtraError,
     ConfigError,
     DataError,
+    MissingExtraError,
     ModelTooLargeError,
     NotFittedError,
     TeamrecError,

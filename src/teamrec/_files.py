@@ -69,7 +69,7 @@ def remove_stale(target: Path) -> list[Path]:
     writer still at work keeps its folder. Returns what was removed.
     """
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:tmp|old)-(\d+)-")
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(target.parent.iterdir())
     except OSError:

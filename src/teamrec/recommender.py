@@ -61,7 +61,9 @@ class TeamModel:
         self._helpers: dict[str, Algorithm] = {}
 
     @classmethod
-    def fit(cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None) -> TeamModel:
+    def fit(
+        cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None
+    ) -> TeamModel:
         """Fit ``algorithm`` (a registry name) with ``params`` on ``data``."""
         return cls(create(algorithm, params).fit(data), data)
 
@@ -77,12 +79,13 @@ class TeamModel:
         return self.data.find_item(key)
 
     def _is_member(self, user: int | None, item: int) -> bool:
-        return user is not None and bool(self.data.members[user, item])
+        members = self.data.members
+        return user is not None and members is not None and bool(members[user, item])
 
     def _visible(self, viewer: int | None) -> np.ndarray:
         """Boolean mask of items ``viewer`` may see (None: public items only)."""
         visible = ~self.data.private
-        if viewer is not None and self.data.private.any():
+        if viewer is not None and self.data.members is not None and self.data.private.any():
             visible |= self.data.members[viewer].toarray().ravel().astype(bool)
         return visible
 
@@ -90,7 +93,7 @@ class TeamModel:
         names = self.data.item_names(items[items >= 0])
         return [
             Result(id=str(self.data.items.id_of(i)), name=str(n), score=float(s))
-            for i, n, s in zip(items[items >= 0], names, scores[items >= 0])
+            for i, n, s in zip(items[items >= 0], names, scores[items >= 0], strict=True)
         ]
 
     # -- recommendations -------------------------------------------------------------------
@@ -215,7 +218,7 @@ class TeamModel:
             users, scores = self._helper("user-knn").similar_users(np.array([u]), k)
         valid = users[0] >= 0
         results = []
-        for other, score in zip(users[0][valid], scores[0][valid]):
+        for other, score in zip(users[0][valid], scores[0][valid], strict=True):
             reason, details = self._shared_items_reason(u, int(other), visible)
             results.append(
                 Result(
@@ -273,11 +276,15 @@ class TeamModel:
                     continue  # never name a private channel to a non-member
                 name = str(self.data.item_names(c.index))
                 parts.append(self._label(name))
-                details.append({"kind": "item", "id": str(self.data.items.id_of(c.index)), "name": name, "weight": c.weight})
+                details.append(
+                    {"kind": "item", "id": str(self.data.items.id_of(c.index)), "name": name, "weight": c.weight}
+                )
             elif c.kind == "user":
                 name = str(self.data.user_names(c.index))
                 parts.append(name)
-                details.append({"kind": "user", "id": str(self.data.users.id_of(c.index)), "name": name, "weight": c.weight})
+                details.append(
+                    {"kind": "user", "id": str(self.data.users.id_of(c.index)), "name": name, "weight": c.weight}
+                )
             else:
                 details.append({"kind": c.kind, "weight": c.weight, **c.detail})
         kinds = {d["kind"] for d in details}

@@ -57,25 +57,62 @@ def _deep(folder: Path) -> Path:
 CASES = [
     ("a folder given as a file", _folder, "csv", r"events\.csv: a folder, not a csv file"),
     ("JSON nested 100,000 deep", _deep, "jsonl", r"deep\.jsonl, line 2: JSON nested too deeply"),
-    ("a lone surrogate in JSONL", _text("s.jsonl", '{"user": "u\\ud800", "item": "i"}\n'), "jsonl",
-     r"s\.jsonl, line 1: a string holds a lone surrogate"),
-    ("binary Parquet ids", _parquet("b.parquet", pa.table({"user": pa.array([b"ok", b"\xff\xfe"]), "item": ["i", "j"]})),
-     "parquet", r"b\.parquet, line 2, field 'user': bytes that are not UTF-8 text"),
-    ("out-of-range Parquet times",
-     _parquet("t.parquet", pa.table({"user": ["a"], "item": ["i"], "timestamp": pa.array([2**62], pa.timestamp("us"))})),
-     "parquet", r"t\.parquet, line 1, field 'timestamp': .*not a time between 1970 and 2100"),
-    ("Parquet list ids", _parquet("l.parquet", pa.table({"user": pa.array([[1, 2]]), "item": ["i"]})),
-     "parquet", r"l\.parquet, field 'user': a column of list<.*>, not of ids"),
-    ("a value of 1e200", _text("v.csv", "user,item,value\nu,i,1\nv,i,1e200\n"), "csv",
-     r"v\.csv, line 3, field 'value': '1e200': its size must be at most 1e\+09"),
-    ("true/false in an all-boolean column", _text("b.jsonl", '{"user": "u", "item": "i", "value": true}\n'), "jsonl",
-     r"b\.jsonl, line 1, field 'value': not a finite number: True"),
-    ("a duplicated CSV header", _text("d.csv", "user,item,user\nu,i,v\n"), "csv",
-     r"d\.csv, line 1, field 'user': this column name appears twice in the header"),
-    ("an unterminated quote", _text("q.csv", 'user,item\nu,i\n\nv,"j\nw,k\n'), "csv",
-     r"q\.csv, line 4: unterminated quote"),
-    ("ids containing '/'", _text("slash.csv", "user,item\nu,i\nv,a/b\n"), "csv",
-     r"slash\.csv, line 3, field 'item': 'a/b': ids may not contain '/'"),
+    (
+        "a lone surrogate in JSONL",
+        _text("s.jsonl", '{"user": "u\\ud800", "item": "i"}\n'),
+        "jsonl",
+        r"s\.jsonl, line 1: a string holds a lone surrogate",
+    ),
+    (
+        "binary Parquet ids",
+        _parquet("b.parquet", pa.table({"user": pa.array([b"ok", b"\xff\xfe"]), "item": ["i", "j"]})),
+        "parquet",
+        r"b\.parquet, line 2, field 'user': bytes that are not UTF-8 text",
+    ),
+    (
+        "out-of-range Parquet times",
+        _parquet(
+            "t.parquet", pa.table({"user": ["a"], "item": ["i"], "timestamp": pa.array([2**62], pa.timestamp("us"))})
+        ),
+        "parquet",
+        r"t\.parquet, line 1, field 'timestamp': .*not a time between 1970 and 2100",
+    ),
+    (
+        "Parquet list ids",
+        _parquet("l.parquet", pa.table({"user": pa.array([[1, 2]]), "item": ["i"]})),
+        "parquet",
+        r"l\.parquet, field 'user': a column of list<.*>, not of ids",
+    ),
+    (
+        "a value of 1e200",
+        _text("v.csv", "user,item,value\nu,i,1\nv,i,1e200\n"),
+        "csv",
+        r"v\.csv, line 3, field 'value': '1e200': its size must be at most 1e\+09",
+    ),
+    (
+        "true/false in an all-boolean column",
+        _text("b.jsonl", '{"user": "u", "item": "i", "value": true}\n'),
+        "jsonl",
+        r"b\.jsonl, line 1, field 'value': not a finite number: True",
+    ),
+    (
+        "a duplicated CSV header",
+        _text("d.csv", "user,item,user\nu,i,v\n"),
+        "csv",
+        r"d\.csv, line 1, field 'user': this column name appears twice in the header",
+    ),
+    (
+        "an unterminated quote",
+        _text("q.csv", 'user,item\nu,i\n\nv,"j\nw,k\n'),
+        "csv",
+        r"q\.csv, line 4: unterminated quote",
+    ),
+    (
+        "ids containing '/'",
+        _text("slash.csv", "user,item\nu,i\nv,a/b\n"),
+        "csv",
+        r"slash\.csv, line 3, field 'item': 'a/b': ids may not contain '/'",
+    ),
 ]
 
 
@@ -126,7 +163,9 @@ def test_a_missing_extra_is_an_install_hint(monkeypatch, capsys):
     from teamrec import _extras
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(_extras.importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    monkeypatch.setattr(
+        _extras.importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a)
+    )
     assert main(["serve"]) == 2
     assert capsys.readouterr().err == (
         "teamrec: error: teamrec serve needs the service extra: pip install 'teamrec[service]' (missing: uvicorn)\n"

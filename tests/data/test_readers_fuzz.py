@@ -45,12 +45,17 @@ def _slack_zip() -> bytes:
 #: format -> (file name, a valid file)
 SEEDS: dict[str, tuple[str, bytes]] = {
     "csv": ("ev.csv", b"user,item,value,timestamp\nu1,i1,1,1600000000\nu2,i1,2.5,2020-01-01T00:00:00Z\n"),
-    "jsonl": ("ev.jsonl", b'{"user": "u1", "item": "i1", "value": 1}\n{"user": "u2", "item": 7, "value": 2, "timestamp": 5}\n'),
+    "jsonl": (
+        "ev.jsonl",
+        b'{"user": "u1", "item": "i1", "value": 1}\n{"user": "u2", "item": 7, "value": 2, "timestamp": 5}\n',
+    ),
     "parquet": ("ev.parquet", _parquet()),
     "movielens": ("u.data", b"1\t10\t4\t881250949\n2\t10\t3\t891717742\n"),
     "lastfm": ("user_artists.dat", b"userID\tartistID\tweight\n2\t51\t13883\n2\t52\t11690\n"),
-    "deskdrop": ("users_interactions.csv",
-                 b"timestamp,eventType,contentId,personId,sessionId\n1465413032,VIEW,-38,-81,-1\n"),
+    "deskdrop": (
+        "users_interactions.csv",
+        b"timestamp,eventType,contentId,personId,sessionId\n1465413032,VIEW,-38,-81,-1\n",
+    ),
     "slack-export": ("export.zip", _slack_zip()),
 }
 

@@ -272,7 +272,7 @@ def test_real_export_reactions_and_members(slack, independent, slack_export_dir)
     memberships = {(u, c["id"]) for c in channels for u in c["members"]}
     assert len(memberships) == 1188
     members = slack.events[slack.events["kind"] == "member"]
-    assert set(zip(members["user"], members["item"])) == {
+    assert set(zip(members["user"], members["item"], strict=True)) == {
         (u, c) for u, c in memberships if u in independent["kept"]}
     assert len(members) == 1187  # one membership belongs to a bot
 
@@ -333,7 +333,9 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
 
 def test_the_inflated_size_is_capped_by_a_setting(tmp_path):
     small = zip_folder(make_export(tmp_path / "ws"), tmp_path / "ws.zip")
-    with pytest.raises(DataError, match=r"ws\.zip: refusing to unzip: its files inflate to [\d,]+ bytes, over the limit"):
+    with pytest.raises(
+        DataError, match=r"ws\.zip: refusing to unzip: its files inflate to [\d,]+ bytes, over the limit"
+    ):
         read_slack_export(small, max_unzipped_bytes=100)
     assert len(read_slack_export(small).events) > 0
     assert len(read_source(small, "slack-export", max_unzipped_bytes=1 << 20).events) > 0

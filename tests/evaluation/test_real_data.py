@@ -97,6 +97,6 @@ def test_ml100k_kfold_folds_give_surprise_the_same_rmse(ml100k_dir):
         frame = pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data})
         trainset = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
         model = surprise.KNNBaseline(verbose=False).fit(trainset)
-        preds = model.test(list(zip(split.users.tolist(), split.items.tolist(), split.values.tolist())))
+        preds = model.test(list(zip(split.users.tolist(), split.items.tolist(), split.values.tolist(), strict=True)))
         theirs.append(surprise.accuracy.rmse(preds, verbose=False))
     assert [p["rmse"] for p in ours.per_split] == pytest.approx(theirs, abs=1e-6)

@@ -50,6 +50,7 @@ class _Neighbourhood(Algorithm):
 
     #: Which side of the matrix the entities are: "item" (columns) or "user" (rows).
     axis: ClassVar[Literal["item", "user"]] = "item"
+    similarity_: sp.csr_matrix
 
     # -- what the subclasses may change ---------------------------------------------------------
     @property
@@ -149,7 +150,7 @@ class ItemKNN(_Neighbourhood):
     """
 
     name = "item-knn"
-    Config = KNNConfig
+    Config: ClassVar[type[AlgorithmConfig]] = KNNConfig  # CoOccurrence narrows it to its own
     axis = "item"
 
     def _after_load(self) -> None:
@@ -211,10 +212,11 @@ class UserKNN(_Neighbourhood):
     def _neighbours_of(self, users: np.ndarray, user_items: sp.spmatrix | None) -> sp.csr_matrix:
         if user_items is None:
             return self.similarity_[users]
-        if getattr(self, "_people", None) is None:
-            self._people = self._space(self.X_)
+        people = getattr(self, "_people", None)
+        if people is None:
+            people = self._people = self._space(self.X_)
         rows = self._rows(users, user_items)
-        return sim.neighbours(self._people, self._k, queries=rows, self_cols=users, threads=self._threads)
+        return sim.neighbours(people, self._k, queries=rows, self_cols=users, threads=self._threads)
 
     def score(self, users: np.ndarray, user_items: sp.spmatrix | None = None) -> np.ndarray:
         self._check_fitted()

@@ -50,7 +50,8 @@ ModelDirOpt = Annotated[
     Path | None, typer.Option("--model-dir", help="a model folder written by 'teamrec train', instead of SOURCE")
 ]
 AlgorithmOpt = Annotated[
-    str | None, typer.Option("--algorithm", "-a", help=f"algorithm name from the registry (default {DEFAULT_ALGORITHM})")
+    str | None,
+    typer.Option("--algorithm", "-a", help=f"algorithm name from the registry (default {DEFAULT_ALGORITHM})"),
 ]
 ParamOpt = Annotated[
     list[str] | None,
@@ -126,7 +127,9 @@ def similar(
     item: Annotated[
         str | None, typer.Argument(metavar="ITEM", help="the item: id or name (#channel)", show_default=False)
     ] = None,
-    viewer: Annotated[str | None, typer.Option("--as", help="the person asking (shows private items they are in)")] = None,
+    viewer: Annotated[
+        str | None, typer.Option("--as", help="the person asking (shows private items they are in)")
+    ] = None,
     model_dir: ModelDirOpt = None,
     fmt: FormatOpt = None,
     algorithm: AlgorithmOpt = None,

@@ -133,7 +133,9 @@ def serve(
         Path | None, typer.Option("--model-dir", help="load this saved model if present; retrains are saved here")
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="address to listen on [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="port to listen on (0: any free port) [default: 8000]")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="port to listen on (0: any free port) [default: 8000]")
+    ] = None,
     database: Annotated[
         str | None, typer.Option("--database", help="event store: a SQLite path, sqlite:///PATH or memory:")
     ] = None,
@@ -179,7 +181,9 @@ def serve(
                 return
             time.sleep(0.05)
         bound = server.servers[0].sockets[0].getsockname()
-        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("[::1]" if settings.host == "::" else settings.host)
+        shown = (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("[::1]" if settings.host == "::" else settings.host)
+        )
         url = f"http://{shown}:{bound[1]}/"
         parts = []
         for team_name in settings.teams:
@@ -223,7 +227,9 @@ def _request(method: str, url: str, key: str | None, timeout: float) -> dict[str
 
 
 def retrain(
-    team: Annotated[str | None, typer.Argument(help="the team (default: the service's only team)", show_default=False)] = None,
+    team: Annotated[
+        str | None, typer.Argument(help="the team (default: the service's only team)", show_default=False)
+    ] = None,
     url: Annotated[str, typer.Option("--url", envvar="TEAMREC_URL", help="the running service")] = DEFAULT_URL,
     key: Annotated[
         str | None, typer.Option("--key", envvar=ADMIN_KEY_ENV, help=f"an admin key of the team (or {ADMIN_KEY_ENV})")
@@ -255,7 +261,9 @@ def retrain(
     if as_json:
         echo_json(summary)
     else:
-        where = f"saved to {summary['model_dir']}" if offline else f"model version {summary['model_version']} in service"
+        where = (
+            f"saved to {summary['model_dir']}" if offline else f"model version {summary['model_version']} in service"
+        )
         typer.echo(
             f"retrained {summary['algorithm']} for team {summary['team']} ({summary['people']} people, "
             f"{summary['items']} items) in {summary['train_seconds']:.2f}s; {where}"

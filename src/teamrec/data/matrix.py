@@ -138,6 +138,8 @@ class InteractionMatrix:
         if not private.any():
             return sp.csr_matrix((len(users), self.n_items), dtype=bool)
         priv_cols = np.flatnonzero(private)
+        if self.members is None:  # no membership known: nobody is in a private item
+            return sp.csr_matrix(np.broadcast_to(private, (len(users), self.n_items)))
         member_part = self.members[users][:, priv_cols].toarray()
         hidden = np.zeros((len(users), self.n_items), dtype=bool)
         hidden[:, priv_cols] = ~member_part

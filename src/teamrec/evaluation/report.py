@@ -89,7 +89,7 @@ def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, metric in zip(axes.ravel(), names):
+    for ax, metric in zip(axes.ravel(), names, strict=False):
         values = [r.metrics.get(metric, float("nan")) for r in result.results]
         bars = ax.bar(range(len(labels)), values, color=[f"C{i % 10}" for i in range(len(labels))])
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
@@ -107,7 +107,7 @@ def figures(result: EvaluationResult) -> list[tuple[str, str]]:
         cols = min(3, len(curve_names))
         rows = math.ceil(len(curve_names) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-        for ax, metric in zip(axes.ravel(), curve_names):
+        for ax, metric in zip(axes.ravel(), curve_names, strict=False):
             for i, r in enumerate(result.results):
                 curve = r.curves.get(metric, {})
                 if curve:

@@ -57,6 +57,7 @@ class ServingIndex:
         self.private = np.asarray(data.private, dtype=bool).copy()
         self.private.setflags(write=False)
         self.has_private = bool(self.private.any())
+        assert data.members is not None  # build_matrix always fills it
         self.members = data.members.tocsr()
         matrix = data.matrix
         self.item_size = np.bincount(matrix.indices, minlength=self.n_items).astype(np.int64)
@@ -65,7 +66,7 @@ class ServingIndex:
         # Search keys and the default order of the pickers (largest first, then by name).
         self._item_keys = [n.casefold() for n in self.item_names]
         self._user_keys = [
-            (n.casefold(), h.casefold()) for n, h in zip(self.user_names, self.user_handles)
+            (n.casefold(), h.casefold()) for n, h in zip(self.user_names, self.user_handles, strict=True)
         ]
         self._item_order = sorted(range(self.n_items), key=lambda i: (-self.item_size[i], self._item_keys[i]))
         self._user_order = sorted(range(self.n_users), key=lambda u: (-self.user_size[u], self._user_keys[u][0]))
@@ -115,10 +116,10 @@ class ServingIndex:
     ) -> list[dict[str, Any]]:
         """What ``TeamModel.recommend`` answers, as plain dicts (see the module docstring)."""
         if explain:
-            results = self.model.recommend(
+            explained = self.model.recommend(
                 user, k, exclude=exclude, candidates=candidates, explain=True, public_only=public_only
             )
-            return [r.to_dict() for r in results]
+            return [r.to_dict() for r in explained]
         try:
             u = self.user_index(user)
         except UnknownIdError:
@@ -152,7 +153,9 @@ class ServingIndex:
         items, scores = _topk.topk(primary, k, exclude=full[None, :], candidates=candidates, secondary=secondary)
         return items[0], scores[0]
 
-    def popular(self, k: int, exclude: list[str] | None = None, candidates: list[str] | None = None) -> list[dict[str, Any]]:
+    def popular(
+        self, k: int, exclude: list[str] | None = None, candidates: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """The popular public items, for someone the model has never seen."""
         plain = not exclude and candidates is None
         if plain and k in self._popular_cache:
@@ -161,17 +164,21 @@ class ServingIndex:
         if exclude:
             mask[self._known_items(exclude)] = True
         cand = self._known_items(candidates) if candidates is not None else None
-        items, scores = self.fallback.recommend(np.array([0]), k, exclude_seen=False, candidates=cand, exclude=mask[None, :])
+        items, scores = self.fallback.recommend(
+            np.array([0]), k, exclude_seen=False, candidates=cand, exclude=mask[None, :]
+        )
         results = self._results(items[0], scores[0], _NEW_HERE, {})
         if plain and len(self._popular_cache) < 64:
             self._popular_cache[k] = [dict(r) for r in results]
         return results
 
-    def _results(self, items: np.ndarray, scores: np.ndarray, reason: str | None, details: dict) -> list[dict[str, Any]]:
+    def _results(
+        self, items: np.ndarray, scores: np.ndarray, reason: str | None, details: dict
+    ) -> list[dict[str, Any]]:
         ids, names = self.item_ids, self.item_names
         return [
             {"id": ids[i], "name": names[i], "score": float(s), "reason": reason, "details": dict(details)}
-            for i, s in zip(items.tolist(), scores.tolist())
+            for i, s in zip(items.tolist(), scores.tolist(), strict=True)
             if i >= 0
         ]
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -197,7 +197,7 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
             dtype=np.float64, na_value=np.nan, copy=True
         )
         if column.dtype == object:  # JSON true/false are not numbers here
-            values[as_object.map(type).to_numpy() == bool] = np.nan  # noqa: E721 - bool, not its subclasses
+            values[as_object.map(type).isin((bool,)).to_numpy()] = np.nan
     bad = ~missing & ~np.isfinite(values)
     return values, missing, bad
 
@@ -232,7 +232,7 @@ def parse_timestamps(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     text_rows = np.flatnonzero(bad)
     if len(text_rows):
         text = column.iloc[text_rows].astype(object)
-        is_text = text.map(type).to_numpy() == str
+        is_text = text.map(type).isin((str,)).to_numpy()
         stamps = pd.to_datetime(
             text.where(is_text, None), errors="coerce", utc=True, format="ISO8601"
         )
@@ -260,7 +260,7 @@ class EventColumns:
     def required(self) -> dict[str, str]:
         """The columns read, user and item first (the order missing ones are reported in)."""
         order = ("user", "item", "kind", "value", "timestamp", "team")
-        return {f: self.sources[f] for f in order if self.sources.get(f) is not None}
+        return {f: source for f in order if (source := self.sources.get(f)) is not None}
 
 
 def events_from_raw(
@@ -364,7 +364,7 @@ class Delimited:
     header: bool = True
     names: Sequence[str] | None = None
     encoding: str = "utf-8"
-    quoting: int = csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
 
     @property
     def label(self) -> str:
@@ -542,7 +542,7 @@ def read_delimited(
 
 def read_table(spec: Delimited) -> pd.DataFrame:
     """A whole (small) delimited file as text columns, e.g. a metadata side file."""
-    with closing(read_delimited(spec)) as reading:
+    with closing(read_delimited(spec)) as reading:  # type: ignore[type-var]  # a generator has close()
         chunks = [chunk for chunk, _, _ in reading]
     if not chunks:
         return pd.DataFrame({name: pd.Series([], dtype=str) for name in read_header(spec)})
@@ -574,14 +574,14 @@ def read_delimited_events(
     # Every column is read, not only the mapped ones: with ``usecols`` the parser would
     # silently accept a line with too many fields.
     reading = read_delimited(spec, skip_bad_rows=skip_bad_rows, progress=progress)
-    with closing(reading):
+    with closing(reading):  # type: ignore[type-var]  # a generator has close()
         for chunk, first_row, dropped in reading:
             rows += len(chunk) + dropped
             skipped += dropped
             if not len(chunk):
                 continue
             events, keep, bad = events_from_raw(
-                chunk, columns, file=spec.label, line_of=lambda r, f=first_row: line_of(f + r),
+                chunk, columns, file=spec.label, line_of=_offset(line_of, first_row),
                 skip_bad_rows=skip_bad_rows,
             )
             skipped += bad
@@ -600,6 +600,11 @@ def read_delimited_events(
         if duplicates:
             events = events.loc[~repeat].reset_index(drop=True)
     return events, skipped, duplicates
+
+
+def _offset(line_of: Callable[[int], int], first: int) -> Callable[[int], int]:
+    """``line_of`` for the rows of a chunk that starts at row ``first``."""
+    return lambda row: line_of(first + row)
 
 
 def _read_notes(caught: list[warnings.WarningMessage]) -> tuple[int, bool]:

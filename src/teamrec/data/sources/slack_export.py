@@ -307,7 +307,7 @@ def _users(raw: list[dict[str, Any]], team: str) -> pd.DataFrame:
     """One row per entry of ``users.json``, with ``kept`` = neither bot nor deleted."""
     rows = []
     for u in raw:
-        profile = u.get("profile") if isinstance(u.get("profile"), dict) else {}
+        profile = u["profile"] if isinstance(u.get("profile"), dict) else {}
         rows.append((
             u["id"],
             _str(u.get("real_name")) or _str(profile.get("real_name")) or _str(u.get("name")) or u["id"],
@@ -334,7 +334,7 @@ def _channels(export: _Export, team: str) -> pd.DataFrame:
             if not isinstance(c.get("name"), str):
                 raise DataError(f"channel {c['id']} has no name", file=export.label(file),
                                 field="name")
-            listed = c.get("members") if isinstance(c.get("members"), list) else []
+            listed = c["members"] if isinstance(c.get("members"), list) else []
             members = [m for m in listed if type(m) is str]
             rows.append((
                 c["id"],

@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +244,14 @@ def _parse_jsonl(
     return records, numbers[keep], int((~keep).sum())
 
 
+def _numbered(numbers: np.ndarray | int) -> Callable[[int], int]:
+    """How a chunk's row maps to the line errors give: its entry of the array of line numbers,
+    or (Parquet, which has no lines) the 1-based row counted from ``numbers``."""
+    if isinstance(numbers, np.ndarray):
+        return lambda row: int(numbers[row])
+    return lambda row: numbers + row
+
+
 def read_jsonl(
     path: Path,
     *,
@@ -282,7 +290,7 @@ def read_jsonl(
         spec = EventColumns(spec.sources, spec.constants, spec.kind_values,
                             missing_reason="missing or null")
         events, _, bad = events_from_raw(
-            raw, spec, file=file, line_of=lambda r, n=numbers: int(n[r]),
+            raw, spec, file=file, line_of=_numbered(numbers),
             skip_bad_rows=skip_bad_rows,
         )
         skipped += bad
@@ -376,7 +384,7 @@ def read_parquet(
         for batch in parquet.iter_batches(batch_size=_common.CHUNK_ROWS, columns=wanted):
             raw = _arrow_to_pandas(batch, id_columns, file=file, first_row=first_row)
             events, _, bad = events_from_raw(
-                raw, spec, file=file, line_of=lambda r, f=first_row: f + r + 1,
+                raw, spec, file=file, line_of=_numbered(first_row + 1),
                 skip_bad_rows=skip_bad_rows,
             )
             skipped += bad
