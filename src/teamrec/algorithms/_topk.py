@@ -69,9 +69,15 @@ def _best_k_lowest_index(scores: np.ndarray, kk: int) -> np.ndarray:
     # The k-th largest value of each row: a value, whatever order the partition left it in.
     kth = -np.partition(-scores, kk - 1, axis=1)[:, kk - 1 : kk]
     above = scores > kth
-    tied = scores == kth
-    need = kk - above.sum(axis=1, keepdims=True)
-    keep = above | (tied & (np.cumsum(tied, axis=1) <= need))
+    keep = scores == kth
+    need = kk - above.sum(axis=1)
+    # Rows with more items tied at the k-th score than places left keep the lowest-indexed.
+    crowded = np.flatnonzero(keep.sum(axis=1) > need)
+    if len(crowded):
+        tied = keep[crowded]
+        tied &= np.cumsum(tied, axis=1, dtype=np.int32) <= need[crowded, None]
+        keep[crowded] = tied
+    keep |= above
     # Exactly kk per row, so the row-major nonzero columns reshape into (n_rows, kk).
     return np.nonzero(keep)[1].reshape(n_rows, kk)
 

@@ -77,7 +77,7 @@ def _png(fig) -> str:
 
 def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     """``(caption, base64 PNG)`` for every plot of the report."""
-    require_extra("report", "the report's plots")
+    require_extra("report", "teamrec evaluate --report (its plots)")
     import matplotlib
 
     matplotlib.use("Agg")
