@@ -172,6 +172,34 @@ def test_a_missing_extra_is_an_install_hint(monkeypatch, capsys):
     )
 
 
+def test_a_report_without_its_extra_is_an_install_hint(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from teamrec import _extras
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        _extras.importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    source = _text("ok.csv", "user,item\nu,i\nv,i\nu,j\nw,j\n")(tmp_path)
+    report = tmp_path / "r.html"
+    argv = [
+        "evaluate",
+        str(source),
+        "--format",
+        "csv",
+        "--protocol",
+        "holdout",
+        "-a",
+        "popularity",
+        "--report",
+        str(report),
+    ]
+    assert main(argv) == 2
+    assert "needs the report extra: pip install 'teamrec[report]' (missing: matplotlib)" in capsys.readouterr().err
+    assert not report.exists()
+
+
 def test_multi_line_messages_become_one_line(capsys, monkeypatch):
     from teamrec.errors import ConfigError
 

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teamrec._extras import require as require_extra
 from teamrec.cli._common import (
     AggOpt,
     BinaryOpt,
@@ -164,6 +165,8 @@ def evaluate(
     min_item: MinItemOpt = 0,
 ) -> None:
     """Compare algorithms offline under one protocol; print the table, JSON or an HTML report."""
+    if report is not None:  # before the work, not after it
+        require_extra("report", "teamrec evaluate --report")
     protocol_params = {
         name: value
         for name, value in (("test_share", test_share), ("zero_ratio", zero_ratio), ("folds", folds),
