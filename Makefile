@@ -1,26 +1,43 @@
 # Set-up and the two everyday jobs. Everything the project needs is installed from here:
-# a virtualenv with the package and its test extras, and Debian's chromium for the browser tests.
+# a virtualenv with the package, every extra and the test tools, at the exact versions of
+# constraints.txt, and Debian's chromium for the browser tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+EXTRAS := all,test,bench
 
-.PHONY: demo test setup browser bench clean
+.PHONY: demo test lint setup lock browser bench clean
 
 ## demo: set up, then serve the demo workspace (embedded: files + SQLite, no network)
 demo: setup
 	$(BIN)/teamrec serve
 
-## test: set up (incl. chromium for the browser tests), then run the whole test suite
-test: setup browser
+## test: set up (incl. chromium for the browser tests), check the code, then run the whole test suite
+test: setup browser lint
 	$(BIN)/python -m pytest
+
+## lint: ruff and mypy, configured in pyproject.toml
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,slack]'
+	$(PIP) -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+## lock: refresh constraints.txt from a fresh virtualenv with the newest versions pyproject.toml allows
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	{ echo "# Exact versions the tests ran with; 'make lock' refreshes this file, 'make setup' installs with it."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check | sort -f; } > constraints.txt
+	rm -rf .lock-venv
 
 ## browser: Debian's chromium for the Playwright tests (needs root or sudo on a fresh machine)
 browser:
@@ -34,4 +51,4 @@ bench: setup
 	$(BIN)/python benchmarks/load_test.py --seconds 20
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .lock-venv build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -3,12 +3,12 @@
 Run: ``.venv/bin/python benchmarks/bench_item_knn.py [--repeats N] [--data PATH]``
 
 Both fit the same users x artists play-count matrix (1,892 x 17,632, 92,834 entries) and keep
-the 20 nearest neighbours of every artist, on every core (and, for reference, on one). implicit counts an artist among its
-own K neighbours, so it is run with K=20 (its default: 19 others) and K=21 (20 others, what
-ItemKNN(neighbors=20) keeps). Timings alternate between the libraries (so a busy machine
-slows both alike) and report the best and the median of the repeats; memory is the peak
-resident-set growth during one fit in a fresh process (sampled), and the size of the
-neighbour matrix.
+the 20 nearest neighbours of every artist, on every core (and, for reference, on one).
+implicit counts an artist among its own K neighbours, so it is run with K=20 (its default:
+19 others) and K=21 (20 others, what ItemKNN(neighbors=20) keeps). Timings alternate
+between the libraries (so a busy machine slows both alike) and report the best and the
+median of the repeats; memory is the peak resident-set growth during one fit in a fresh
+process (sampled), and the size of the neighbour matrix.
 Agreement is the share of implicit's K=21 neighbours (self removed) that ItemKNN also keeps.
 """
 
@@ -67,6 +67,7 @@ def child(which: str, npz: str) -> None:
     0.2 ms by a thread) and the size of the neighbour matrix, as JSON."""
     X = sp.load_npz(npz).tocsr()
     import implicit.nearest_neighbours  # noqa: F401 - imports before the baseline
+
     import teamrec.algorithms.knn  # noqa: F401
 
     base = _rss_mb()
@@ -126,14 +127,14 @@ def main() -> None:
         npz = os.path.join(tmp, "X.npz")
         sp.save_npz(npz, X)
         memory = {}
-        for name, which in zip(runs, ["ours", "implicit=20", "implicit=21"]):  # all cores
+        for name, which in zip(runs, ["ours", "implicit=20", "implicit=21"], strict=True):  # all cores
             out = subprocess.run([sys.executable, __file__, "--child", which, "--npz", npz],
                                  capture_output=True, text=True, check=True)
             memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
 
     ours = neighbour_sets(fit_ours(X))
     theirs = neighbour_sets(fit_implicit(X, 21))
-    kept = sum(len(a & b) for a, b in zip(ours, theirs)) / max(sum(len(b) for b in theirs), 1)
+    kept = sum(len(a & b) for a, b in zip(ours, theirs, strict=True)) / max(sum(len(b) for b in theirs), 1)
 
     print(f"\n{'':34s} {'best s':>8s} {'median s':>9s} {'peak RSS +MB':>13s} {'result MB':>10s}")
     for name in runs:

@@ -68,8 +68,10 @@ class Fold:
         self.test_users = lookup(self.users, self.test.user.to_numpy())
         self.test_items = lookup(self.items, self.test.item.to_numpy())
         reader = surprise.Reader(rating_scale=(1, 5))
-        self.trainset = surprise.Dataset.load_from_df(self.base[["user", "item", "rating"]], reader).build_full_trainset()
-        self.testset = list(zip(self.test.user, self.test.item, self.test.rating.astype(float)))
+        self.trainset = surprise.Dataset.load_from_df(
+            self.base[["user", "item", "rating"]], reader
+        ).build_full_trainset()
+        self.testset = list(zip(self.test.user, self.test.item, self.test.rating.astype(float), strict=True))
 
 
 def timed(fn):
@@ -80,14 +82,16 @@ def timed(fn):
 
 def compare(folds: list[Fold], name: str, ours_opts: dict, theirs_opts: dict) -> KNNBaseline:
     print(f"\n== KNNBaseline, {name}: fit + predict each fold's test pairs ==")
-    print(f"{'fold':>5} {'ours fit':>9} {'ours test':>10} {'Surprise fit':>13} {'Surprise test':>14} {'max |diff|':>11}")
+    print(
+        f"{'fold':>5} {'ours fit':>9} {'ours test':>10} {'Surprise fit':>13} {'Surprise test':>14} {'max |diff|':>11}"
+    )
     total_ours = total_theirs = 0.0
     model = None
     for n, fold in enumerate(folds, start=1):
-        model, fit = timed(lambda: KNNBaseline(**ours_opts).fit(fold.X))
-        preds, test = timed(lambda: model.predict(fold.test_users, fold.test_items))
-        algo, s_fit = timed(lambda: surprise.KNNBaseline(verbose=False, **theirs_opts).fit(fold.trainset))
-        s_preds, s_test = timed(lambda: algo.test(fold.testset))
+        model, fit = timed(lambda fold=fold: KNNBaseline(**ours_opts).fit(fold.X))
+        preds, test = timed(lambda model=model, fold=fold: model.predict(fold.test_users, fold.test_items))
+        algo, s_fit = timed(lambda fold=fold: surprise.KNNBaseline(verbose=False, **theirs_opts).fit(fold.trainset))
+        s_preds, s_test = timed(lambda algo=algo, fold=fold: algo.test(fold.testset))
         diff = np.abs(preds.estimate - np.array([p.est for p in s_preds])).max()
         total_ours += fit + test
         total_theirs += s_fit + s_test
@@ -105,17 +109,19 @@ def ranking(fold: Fold, model: KNNBaseline, theirs_opts: dict, n_people: int = 2
     lists = [rng.choice(fold.X.shape[1], size=1000, replace=False) for _ in people]
     model = KNNBaseline(**model.get_params()).fit(fold.X)  # nothing kept from earlier calls
     cold, warm = [], []
-    for person, cand in zip(people, lists):
-        _, t = timed(lambda: model.recommend([person], k=10, candidates=cand))
+    for person, cand in zip(people, lists, strict=True):
+        _, t = timed(lambda person=person, cand=cand: model.recommend([person], k=10, candidates=cand))
         cold.append(t)
-        _, t = timed(lambda: model.recommend([person], k=10, candidates=cand))
+        _, t = timed(lambda person=person, cand=cand: model.recommend([person], k=10, candidates=cand))
         warm.append(t)
     _, everyone = timed(lambda: KNNBaseline(**model.get_params()).fit(fold.X).score(np.arange(fold.X.shape[0])))
     algo = surprise.KNNBaseline(verbose=False, **theirs_opts).fit(fold.trainset)
     surprise_times = []
-    for person, cand in list(zip(people, lists))[:10]:
+    for person, cand in list(zip(people, lists, strict=True))[:10]:
         uid = fold.users[person]
-        _, t = timed(lambda: sorted((algo.predict(uid, fold.items[i]).est for i in cand), reverse=True)[:10])
+        _, t = timed(
+            lambda uid=uid, cand=cand: sorted((algo.predict(uid, fold.items[i]).est for i in cand), reverse=True)[:10]
+        )
         surprise_times.append(t)
     ms = lambda values, q: 1000 * float(np.percentile(values, q))  # noqa: E731
     print(f"\n== ranking one person's 1,000 candidate items (recommend(k=10, candidates=...), {n_people} people) ==")
@@ -129,16 +135,17 @@ def biased_mf(folds: list[Fold]) -> None:
     print("\n== biased MF (ours) vs Surprise SVD: fit + predict each fold's test pairs ==")
     print(f"{'fold':>5} {'ours':>8} {'RMSE':>7} {'Surprise':>9} {'RMSE':>7}")
     for n, fold in enumerate(folds, start=1):
-        def ours() -> np.ndarray:
+        def ours(fold: Fold = fold) -> np.ndarray:
             return BiasedMF().fit(fold.X).predict(fold.test_users, fold.test_items).estimate
 
-        def theirs() -> np.ndarray:
+        def theirs(fold: Fold = fold) -> np.ndarray:
             algo = surprise.SVD(random_state=0).fit(fold.trainset)
             return np.array([p.est for p in algo.test(fold.testset)])
 
         est, t = timed(ours)
         s_est, s_t = timed(theirs)
-        rmse = lambda e: float(np.sqrt(np.mean((e - fold.test.rating.to_numpy()) ** 2)))  # noqa: E731
+        truth = fold.test.rating.to_numpy()
+        rmse = lambda e, truth=truth: float(np.sqrt(np.mean((e - truth) ** 2)))  # noqa: E731
         print(f"{'u' + str(n):>5} {t:8.3f} {rmse(est):7.4f} {s_t:9.3f} {rmse(s_est):7.4f}")
 
 

@@ -65,8 +65,14 @@ def synthetic_team(folder: Path, seed: int = 0) -> Path:
         "timestamp": 1.7e9 + rng.random(len(users)) * 3e7,
     })
     item_ids = np.char.add("i", np.arange(N_ITEMS).astype(str))
-    meta = pd.DataFrame({"team": "load", "item": item_ids, "name": np.char.add("channel-", np.arange(N_ITEMS).astype(str)),
-                         "private": rng.random(N_ITEMS) < 0.02})
+    meta = pd.DataFrame(
+        {
+            "team": "load",
+            "item": item_ids,
+            "name": np.char.add("channel-", np.arange(N_ITEMS).astype(str)),
+            "private": rng.random(N_ITEMS) < 0.02,
+        }
+    )
     return Dataset(events=events, items=meta, info={"format": "synthetic"}).save(folder)
 
 

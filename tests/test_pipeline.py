@@ -49,8 +49,8 @@ def test_recommend_team_rows(algorithm):
     assert (out["team"] == "acme").all()
     assert out.groupby("user")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     assert out.groupby("user").size().max() <= 5
-    seen = set(zip(events["user"], events["item"]))
-    assert not any((u, i) in seen for u, i in zip(out["user"], out["item"]))
+    seen = set(zip(events["user"], events["item"], strict=True))
+    assert not any((u, i) in seen for u, i in zip(out["user"], out["item"], strict=True))
     # Same-community channels: the structure is learnt.
     same = out["user"].str[1:].astype(int) % 2 == out["item"].str[1:].astype(int) % 2
     assert same.mean() > 0.9

@@ -17,6 +17,7 @@ from teamrec.errors import (
     AccessDeniedError,
     ConfigError,
     DataError,
+    MissingExtraError,
     ModelTooLargeError,
     NotFittedError,
     TeamrecError,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FORMATS",
     "AccessDeniedError",
+    "MissingExtraError",
     "Algorithm",
     "ConfigError",
     "DataError",

@@ -255,7 +255,7 @@ def demo_dataset(seed: int = 7, n_people: int = 200) -> Dataset:
     people, chans = np.nonzero(member)
     joined = _START + rng.random(len(people)) * _YEAR * 0.5
     closeness = np.empty(len(people))
-    for n, (p, c) in enumerate(zip(people, chans)):
+    for n, (p, c) in enumerate(zip(people.tolist(), chans.tolist(), strict=True)):
         group = channels[c].group
         if group in DEPARTMENTS:
             closeness[n] = 4.0 if depts.index(group) == dept_of[p] else 1.5
@@ -292,7 +292,10 @@ def demo_dataset(seed: int = 7, n_people: int = 200) -> Dataset:
             "user": user_ids,
             "name": names,
             "handle": handles,
-            "title": [("Head of " + DEPARTMENT_NAMES[depts[d]]) if p in leads else DEPARTMENTS[depts[d]][0] for p, d in enumerate(dept_of)],
+            "title": [
+                ("Head of " + DEPARTMENT_NAMES[depts[d]]) if p in leads else DEPARTMENTS[depts[d]][0]
+                for p, d in enumerate(dept_of)
+            ],
             "department": [depts[d] for d in dept_of],
         }
     )

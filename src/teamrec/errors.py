@@ -11,7 +11,8 @@ from "teamrec has a bug"::
     ├── NotFittedError       a model used before ``fit`` or ``load``
     ├── ModelTooLargeError   a model that would not fit in memory for this data
     ├── UnsupportedError     an operation this algorithm does not offer (e.g. similar_users)
-    └── AccessDeniedError    a key used outside its team, or a private item asked for by a non-member
+    ├── AccessDeniedError    a key used outside its team, or a private item asked for by a non-member
+    └── MissingExtraError    an optional part (an extra such as ``teamrec[service]``) not installed
 
 The CLI maps each to a one-line message and exit status 2; the service maps them to 4xx JSON.
 """
@@ -21,6 +22,14 @@ from __future__ import annotations
 
 class TeamrecError(Exception):
     """Base class of every error teamrec raises on purpose."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line: line breaks and runs of spaces become one space, and the help
+    links pydantic appends ("For further information visit https://errors.pydantic.dev/...")
+    are dropped, so every message fits the one line the CLI prints and a log line holds."""
+    kept = [part for part in text.splitlines() if not part.strip().startswith("For further information visit")]
+    return " ".join(" ".join(kept).split())
 
 
 class DataError(TeamrecError, ValueError):
@@ -38,7 +47,7 @@ class DataError(TeamrecError, ValueError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.reason = reason
+        self.reason = one_line(reason)
         self.file = file
         self.line = line
         self.field = field
@@ -89,3 +98,7 @@ class UnsupportedError(TeamrecError, NotImplementedError):
 
 class AccessDeniedError(TeamrecError, PermissionError):
     """A request outside what the caller may see (another team's data, a private item)."""
+
+
+class MissingExtraError(TeamrecError, ImportError):
+    """An optional part of teamrec whose extra is not installed; the message says what to install."""

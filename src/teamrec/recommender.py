@@ -81,7 +81,9 @@ class TeamModel:
         self._helpers: dict[str, Algorithm] = {}
 
     @classmethod
-    def fit(cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None) -> TeamModel:
+    def fit(
+        cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None
+    ) -> TeamModel:
         """Fit ``algorithm`` (a registry name) with ``params`` on ``data``."""
         return cls(create(algorithm, params).fit(data), data)
 
@@ -97,12 +99,13 @@ class TeamModel:
         return self.data.find_item(key)
 
     def _is_member(self, user: int | None, item: int) -> bool:
-        return user is not None and bool(self.data.members[user, item])
+        members = self.data.members
+        return user is not None and members is not None and bool(members[user, item])
 
     def _visible(self, viewer: int | None) -> np.ndarray:
         """Boolean mask of items ``viewer`` may see (None: public items only)."""
         visible = ~self.data.private
-        if viewer is not None and self.data.private.any():
+        if viewer is not None and self.data.members is not None and self.data.private.any():
             visible |= self.data.members[viewer].toarray().ravel().astype(bool)
         return visible
 
@@ -110,7 +113,7 @@ class TeamModel:
         names = self.data.item_names(items[items >= 0])
         return [
             Result(id=str(self.data.items.id_of(i)), name=str(n), score=float(s))
-            for i, n, s in zip(items[items >= 0], names, scores[items >= 0])
+            for i, n, s in zip(items[items >= 0], names, scores[items >= 0], strict=True)
         ]
 
     # -- recommendations -------------------------------------------------------------------
@@ -263,7 +266,7 @@ class TeamModel:
             users, scores = self._helper("user-knn").similar_users(np.array([u]), k)
         valid = users[0] >= 0
         results = []
-        for other, score in zip(users[0][valid], scores[0][valid]):
+        for other, score in zip(users[0][valid], scores[0][valid], strict=True):
             reason, details = self._shared_items_reason(u, int(other), visible)
             results.append(
                 Result(

@@ -42,7 +42,7 @@ def test_accuracy_on_movielens_u1_matches_surprise_svd(ml100k_dir: Path) -> None
     rmse = np.sqrt(np.mean((ours - test.rating) ** 2))
     trainset = surprise.Dataset.load_from_df(base[["user", "item", "rating"]], surprise.Reader(rating_scale=(1, 5)))
     svd = surprise.SVD(random_state=0).fit(trainset.build_full_trainset())
-    theirs = np.array([svd.predict(u, i).est for u, i in zip(test.user, test.item)])
+    theirs = np.array([svd.predict(u, i).est for u, i in zip(test.user, test.item, strict=True)])
     rmse_surprise = np.sqrt(np.mean((theirs - test.rating) ** 2))
     assert 0.90 < rmse < 0.97
     assert abs(rmse - rmse_surprise) < 0.01

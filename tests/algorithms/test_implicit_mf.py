@@ -92,3 +92,17 @@ def test_same_seed_same_factors(cls) -> None:
     a, b = cls(factors=4, random_state=3).fit(X), cls(factors=4, random_state=3).fit(X)
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+
+
+def test_als_gives_the_same_factors_on_any_number_of_threads():
+    # Reproducible everywhere (issue 11): each person's and item's ALS solve is independent, so
+    # implicit's threads change the speed, never the result. BPR's Hogwild threads would, which
+    # is why BPR runs on one thread unless asked.
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 200, density=0.05, random_state=1, format="csr")
+    X.data[:] = rng.integers(1, 5, X.nnz)
+    one = create("als", {"num_threads": 1, "iterations": 4}).fit(X)
+    two = create("als", {"num_threads": 2, "iterations": 4}).fit(X)
+    np.testing.assert_array_equal(one.user_factors_, two.user_factors_)
+    np.testing.assert_array_equal(one.item_factors_, two.item_factors_)
+    assert create("bpr").config.num_threads == 1

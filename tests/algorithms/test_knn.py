@@ -223,7 +223,7 @@ def test_similar_items_excludes_the_item_and_ties_go_to_the_lower_index():
 
 def test_prune_rows_vectorised_agrees_with_a_loop_on_many_shapes():
     rng = np.random.default_rng(3)
-    for trial in range(40):
+    for _trial in range(40):
         n_rows, n_cols = rng.integers(1, 30), rng.integers(1, 60)
         dense = rng.integers(-2, 5, size=(n_rows, n_cols)).astype(float) * (rng.random((n_rows, n_cols)) < 0.5)
         k = int(rng.integers(1, 8))
@@ -231,7 +231,9 @@ def test_prune_rows_vectorised_agrees_with_a_loop_on_many_shapes():
         got = sim.prune_rows(sp.csr_matrix(dense), k, selfs).toarray()
         ref = np.zeros_like(dense)
         for r in range(n_rows):
-            cand = sorted((j for j in range(n_cols) if j != selfs[r] and dense[r, j] > 0), key=lambda j: (-dense[r, j], j))
+            cand = sorted(
+                (j for j in range(n_cols) if j != selfs[r] and dense[r, j] > 0), key=lambda j: (-dense[r, j], j)
+            )
             ref[r, cand[:k]] = dense[r, cand[:k]]
         np.testing.assert_array_equal(got, ref)
 
@@ -334,7 +336,9 @@ def test_update_recomputes_only_rows_that_can_change(monkeypatch):
     dense[0, 1] = 3.0  # one activity changes in the first team
     model.update(sp.csr_matrix(dense))
     assert len(seen) == 1 and set(seen[0]) <= set(range(10))
-    np.testing.assert_allclose(model.similarity_.toarray(), ItemKNN(neighbors=3).fit(sp.csr_matrix(dense)).similarity_.toarray())
+    np.testing.assert_allclose(
+        model.similarity_.toarray(), ItemKNN(neighbors=3).fit(sp.csr_matrix(dense)).similarity_.toarray()
+    )
 
 
 def test_update_refuses_a_shrunk_matrix():

@@ -57,7 +57,7 @@ class Split:
 
     def surprise_predictions(self, **options) -> tuple[np.ndarray, np.ndarray]:
         algo = surprise.KNNBaseline(verbose=False, **options).fit(self.trainset)
-        preds = [algo.predict(u, i) for u, i in zip(self.test.user, self.test.item)]
+        preds = [algo.predict(u, i) for u, i in zip(self.test.user, self.test.item, strict=True)]
         est = np.array([p.est for p in preds])
         actual_k = np.array([p.details.get("actual_k", 0) for p in preds])
         return est, actual_k

@@ -139,7 +139,9 @@ def test_one_common_member_gives_the_line_through_the_origin():
 def test_degenerate_sums_fit_the_constant_line():
     # All common x equal to 0 (cannot happen with positive activity): a = 0, b = mean(y).
     zero = sp.csr_matrix((np.array([0.0]), np.array([0]), np.array([0, 1])), shape=(1, 1))
-    sums = sim.PairSums(n=sp.csr_matrix(np.array([[3.0]])), sx=zero, sy=sp.csr_matrix(np.array([[8.0]])), sxx=zero, sxy=zero)
+    sums = sim.PairSums(
+        n=sp.csr_matrix(np.array([[3.0]])), sx=zero, sy=sp.csr_matrix(np.array([[8.0]])), sxx=zero, sxy=zero
+    )
     slope, intercept = sim.linear_transforms(sums)
     assert slope.data.tolist() == [0.0] and intercept.data.tolist() == [2.0]
 

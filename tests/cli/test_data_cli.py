@@ -102,8 +102,9 @@ def test_ingest_failure_leaves_existing_output(capsys, tmp_path, ml100k_dir):
 
 
 def test_every_command_has_help(capsys):
-    from teamrec.cli import app
     import typer
+
+    from teamrec.cli import app
 
     command = typer.main.get_command(app)
     for name in command.list_commands(None):

@@ -17,7 +17,7 @@ def ratings_csv(tmp_path):
     stamps = rng.integers(1_000_000, 2_000_000, size=len(users))
     path = tmp_path / "ratings.csv"
     lines = ["user,item,value,timestamp"] + [
-        f"u{u},i{i},{v},{t}" for u, i, v, t in zip(users, items, values, stamps)
+        f"u{u},i{i},{v},{t}" for u, i, v, t in zip(users, items, values, stamps, strict=True)
     ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -36,9 +36,12 @@ def write_slack_export(root: Path) -> Path:
     users = [{"id": u, "team_id": "T1", "name": handle, "real_name": name} for u, (handle, name) in PEOPLE.items()]
     (root / "users.json").write_text(json.dumps(users))
     for file, channels in (("channels.json", PUBLIC), ("groups.json", PRIVATE)):
-        listed = [{"id": c, "name": name, "members": members, "purpose": {"value": ""}} for c, (name, members) in channels.items()]
+        listed = [
+            {"id": c, "name": name, "members": members, "purpose": {"value": ""}}
+            for c, (name, members) in channels.items()
+        ]
         (root / file).write_text(json.dumps(listed))
-        for c, (name, members) in channels.items():
+        for name, members in channels.values():
             (root / name).mkdir()
             messages = [
                 {"type": "message", "user": u, "text": "hi", "ts": f"{1700000000 + n}.000100"}
@@ -139,7 +142,9 @@ def test_algorithm_params_reach_the_model(capsys, export, tmp_path):
 
 def test_matrix_options_apply(capsys, export):
     # Messages only: the private channel's members still make it hidden from Dan.
-    out = run_json(capsys, "recommend", export, "--format", "slack-export", "dan", "--kind", "message", "--agg", "count")
+    out = run_json(
+        capsys, "recommend", export, "--format", "slack-export", "dan", "--kind", "message", "--agg", "count"
+    )
     assert out and "secret-ml" not in json.dumps(out)
 
 
@@ -184,7 +189,9 @@ def test_no_binary_lets_slack_activity_reach_the_model(capsys, slack_export_dir)
 
 def test_kind_values_and_weights_on_every_command(capsys, tmp_path):
     """--kind-value / --kind-weight (Deskdrop's strengths, say) reach recommend and train too."""
-    rows = ["user,item,kind,value"] + [f"u{i},a,view,1" for i in range(6)] + ["u1,b,like,1", "u2,b,like,1", "z,c,view,1"]
+    rows = (
+        ["user,item,kind,value"] + [f"u{i},a,view,1" for i in range(6)] + ["u1,b,like,1", "u2,b,like,1", "z,c,view,1"]
+    )
     path = tmp_path / "events.csv"
     path.write_text("\n".join(rows) + "\n")
     base = ["recommend", str(path), "--format", "csv", "z", "-k", "2", "-a", "popularity", "--param", "by=value"]

@@ -80,7 +80,10 @@ def test_a_source_is_one_team(slack_export_dir):
 
 
 def test_keys_from_the_environment_replace_the_generated_one(tmp_path):
-    env = {"XDG_DATA_HOME": str(tmp_path), "TEAMREC_KEYS": json.dumps([{"team": "demo", "key": ADMIN, "scopes": ["write"]}])}
+    env = {
+        "XDG_DATA_HOME": str(tmp_path),
+        "TEAMREC_KEYS": json.dumps([{"team": "demo", "key": ADMIN, "scopes": ["write"]}]),
+    }
     settings, key = build_settings(None, env=env)
     assert key is None and [k.key.get_secret_value() for k in settings.keys] == [ADMIN]
 
@@ -142,7 +145,9 @@ def test_serve_the_slack_export_and_retrain_it(tmp_path, slack_export_dir, capsy
 
         # Ingest a membership, then retrain from the command line: the new model knows it.
         batch = {"events": [{"user": "U03T89ACUUW", "item": "C-new-channel", "kind": "member"}]}
-        assert httpx.post(f"{url}/api/v1/teams/slack/events", json=batch, headers={"X-API-Key": ADMIN}).status_code == 201
+        assert (
+            httpx.post(f"{url}/api/v1/teams/slack/events", json=batch, headers={"X-API-Key": ADMIN}).status_code == 201
+        )
         capsys.readouterr()
         assert main(["retrain", "--url", url, "--key", ADMIN, "--json"]) == 0  # the only team
         summary = json.loads(capsys.readouterr().out)

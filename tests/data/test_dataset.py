@@ -31,7 +31,7 @@ def test_save_replaces_whole_and_failed_save_keeps_old(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(DataError, match="cannot write a teamrec dataset here \\(disk full\\)"):
         ds.save(tmp_path / "out")
     monkeypatch.undo()
     assert (tmp_path / "out" / "events.parquet").read_bytes() == before

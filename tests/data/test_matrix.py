@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,7 +123,44 @@ def test_item_kind_is_declared_or_read_from_membership(two_teams):
 
 
 def test_values_that_overflow_when_summed_are_a_clear_error():
-    data = Dataset(events=events([("t", "a", "x", "view", 1e308, 1), ("t", "a", "x", "view", 1e308, 2)]),
+    data = Dataset(events=events([("t", "a", "x", "view", 1e9, 1), ("t", "a", "x", "view", 1e9, 2)]),
                    info={"source": "huge.csv"})
     with pytest.raises(DataError, match=r"huge\.csv, field 'value': .*add up to more than a number can hold"):
-        build_matrix(data)
+        build_matrix(data, config=MatrixConfig(kind_weights={"view": 1e299}))
+
+
+@pytest.mark.parametrize(("value", "timestamp", "field"), [
+    (1e200, 1.0, "value"), (-1e10, 1.0, "value"), (1.0, 1e30, "timestamp"), (1.0, -5.0, "timestamp"),
+    (1.0, np.inf, "timestamp"),
+])
+def test_events_out_of_bounds_are_refused(value, timestamp, field):
+    # Issue 11: 1e200 was accepted, then overflowed to the popularity fallback; 1e30 was a time.
+    with pytest.raises(DataError, match=rf"huge\.csv, line 3, field '{field}': .*"):
+        Dataset(events=events([("t", "a", "x", "view", 1, 1), ("t", "a", "x", "view", value, timestamp)]),
+                info={"source": "huge.csv"})
+
+
+def test_one_event_dated_in_the_future_does_not_decay_every_other_event(caplog):
+    # Issue 11: one event dated 2099 made every real event look 70 years old (0.5 ** 1300 = 0).
+    day = 86_400
+    now = time.time()
+    ev = events([
+        ("t", "u", "a", "x", 4, now - 20 * day),
+        ("t", "v", "a", "x", 4, now - 1 * day),
+        ("t", "w", "b", "x", 4, 4_070_908_800.0),  # 2099-01-01
+    ])
+    with caplog.at_level("WARNING", logger="teamrec.data.weighting"):
+        m = build_matrix(ev, config=MatrixConfig(half_life_days=20))
+    assert m.matrix[m.users.index_of("u"), m.items.index_of("a")] == pytest.approx(2.0, rel=1e-3)
+    assert m.matrix[m.users.index_of("v"), m.items.index_of("a")] == pytest.approx(4 * 0.5 ** (1 / 20), rel=1e-3)
+    assert m.matrix[m.users.index_of("w"), m.items.index_of("b")] == pytest.approx(4.0)  # clamped at age 0
+    assert "1 event(s) are later than the decay reference time" in caplog.text
+
+
+def test_decay_reference_is_the_latest_event_capped_at_the_clock():
+    from teamrec.data.weighting import decay_reference
+
+    assert decay_reference(np.array([10.0, 20.0, np.nan]), clock=100.0) == 20.0  # a historical data set
+    assert decay_reference(np.array([10.0, 500.0]), clock=100.0) == 100.0  # one event in the future
+    assert decay_reference(np.array([10.0, 500.0]), 50.0, clock=100.0) == 50.0  # explicit reference
+    assert decay_reference(np.array([np.nan])) == 0.0

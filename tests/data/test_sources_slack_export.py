@@ -20,7 +20,6 @@ from teamrec.data.sources import read_source
 from teamrec.data.sources.slack_export import read_slack_export
 from teamrec.errors import DataError
 
-
 # -- a small generated workspace ---------------------------------------------------------------
 USERS = [
     {"id": "U1", "team_id": "T1", "name": "ada", "real_name": "Ada L",
@@ -273,7 +272,7 @@ def test_real_export_reactions_and_members(slack, independent, slack_export_dir)
     memberships = {(u, c["id"]) for c in channels for u in c["members"]}
     assert len(memberships) == 1188
     members = slack.events[slack.events["kind"] == "member"]
-    assert set(zip(members["user"], members["item"])) == {
+    assert set(zip(members["user"], members["item"], strict=True)) == {
         (u, c) for u, c in memberships if u in independent["kept"]}
     assert len(members) == 1187  # one membership belongs to a bot
 
@@ -284,3 +283,59 @@ def test_real_export_zip_gives_the_same_events(slack, slack_export_dir, tmp_path
     pd.testing.assert_frame_equal(from_zip.events, slack.events)
     pd.testing.assert_frame_equal(from_zip.users, slack.users)
     assert from_zip.stats()["items"] == 39
+
+
+# -- hostile exports (issue 11) ----------------------------------------------------------------
+def test_fields_that_change_type_are_read_as_absent_and_the_dataset_saves(tmp_path):
+    # tz, name and creator of the wrong JSON type broke every command that writes Parquet.
+    users = [dict(USERS[0], tz=3600, name=["ada"]), dict(USERS[1], tz={"zone": "x"}, real_name=7), USERS[2]]
+    channels = [dict(CHANNELS[0], creator={"id": "U1"}, created="soon", is_private="yes"),
+                dict(CHANNELS[1], creator=12, name="old", topic=5)]
+    root = make_export(tmp_path / "odd", days={})
+    (root / "users.json").write_text(json.dumps(users))
+    (root / "channels.json").write_text(json.dumps(channels))
+    data = read_slack_export(root)
+    assert data.users["tz"].tolist() == ["", "", ""] and data.users["handle"].tolist() == ["", "bob", "cy"]
+    assert data.users["name"].tolist() == ["Ada L", "Bob B", "cy"]
+    assert data.items["creator"].tolist() == ["", "", ""][: len(data.items)]
+    assert not data.items["private"].iloc[0]  # "yes" is not true
+    assert math.isnan(data.items["created"].iloc[0])
+    saved = Dataset.load(data.save(tmp_path / "saved"))
+    assert saved.users["tz"].tolist() == ["", "", ""]
+
+
+def test_json_nested_too_deeply_is_a_data_error(tmp_path):
+    root = make_export(tmp_path / "deep", days={"general/2022-01-01.json": "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(DataError, match=r"general/2022-01-01\.json: JSON nested too deeply"):
+        read_slack_export(root)
+
+
+def zip_bomb(target: Path, inflated: int) -> Path:
+    """A valid export whose one day file is ``inflated`` bytes of spaces (compresses ~1000x)."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("users.json", json.dumps(USERS))
+        zf.writestr("channels.json", json.dumps(CHANNELS))
+        with zf.open("general/2022-01-01.json", "w") as fh:
+            fh.write(b"[")
+            block = b" " * (1 << 20)
+            for _ in range(inflated >> 20):
+                fh.write(block)
+            fh.write(b"]")
+    return target
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
+    bomb = zip_bomb(tmp_path / "bomb.zip", 64 << 20)
+    assert bomb.stat().st_size < 1 << 20  # under a megabyte on disk, 64 MB inflated
+    with pytest.raises(DataError, match=r"general/2022-01-01\.json: refusing to unzip: .* more than 200 times"):
+        read_slack_export(bomb)
+
+
+def test_the_inflated_size_is_capped_by_a_setting(tmp_path):
+    small = zip_folder(make_export(tmp_path / "ws"), tmp_path / "ws.zip")
+    with pytest.raises(
+        DataError, match=r"ws\.zip: refusing to unzip: its files inflate to [\d,]+ bytes, over the limit"
+    ):
+        read_slack_export(small, max_unzipped_bytes=100)
+    assert len(read_slack_export(small).events) > 0
+    assert len(read_source(small, "slack-export", max_unzipped_bytes=1 << 20).events) > 0

@@ -369,3 +369,17 @@ def test_csv_separator_comes_from_the_header(tmp_path, sep):
     path.write_text(sep.join(["user", "item", "value"]) + "\n" + sep.join(["u1", "i1", "2.5"]) + "\n")
     events = read_csv(path).events
     assert events[["user", "item", "value"]].values.tolist() == [["u1", "i1", 2.5]]
+
+
+@pytest.mark.parametrize(("row", "field", "reason"), [
+    ("u,i,1,1e30", "ts", "not a time between 1970 and 2100"),
+    ("u,i,1,1700000000000", "ts", "not a time between 1970 and 2100"),  # milliseconds
+    ("u,i,1e200,1", "v", r"its size must be at most 1e\+09"),
+])
+def test_csv_values_and_times_out_of_bounds_name_line_and_field(tmp_path, row, field, reason):
+    # Issue 11: a row at timestamp 1e30 (or a value of 1e200) was accepted and wrecked decay.
+    path = write(tmp_path, "ev.csv", f"user,item,v,ts\nu,j,1,1\n{row}\n")
+    with pytest.raises(DataError, match=rf"ev\.csv, line 3, field '{field}': .*{reason}"):
+        read_csv(path, columns={"value": "v", "timestamp": "ts"})
+    kept = read_csv(path, columns={"value": "v", "timestamp": "ts"}, skip_bad_rows=True)
+    assert kept.info["rows_skipped"] == 1 and len(kept.events) == 1

@@ -66,9 +66,9 @@ def test_each_protocol_is_deterministic_for_a_seed(name, toy_algorithms):
     first = [s.cells() for s in protocol.splits(DATA[name](), 3)]
     again = [s.cells() for s in protocol.splits(DATA[name](), 3)]
     other = [s.cells() for s in protocol.splits(DATA[name](), 4)]
-    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
     if name != "temporal":  # distinct timestamps leave the seed nothing to decide
-        assert not all(np.array_equal(x, y) for x, y in zip(first, other))
+        assert not all(np.array_equal(x, y) for x, y in zip(first, other, strict=True))
 
 
 @pytest.mark.parametrize("name", SPLITTING)

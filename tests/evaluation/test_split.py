@@ -66,7 +66,7 @@ def test_temporal_holds_out_each_users_latest_entries():
     split = S.temporal_split(X, T, 0.5, S.rng(0, 0))
     # row 0 holds out 2 of 4: the latest are item 1 (40) and item 3 (30);
     # row 1 holds out round(1.5) = 2 of 3: item 2 (7) and item 4 (6); row 2 keeps its only entry
-    got = sorted(zip(split.users.tolist(), split.items.tolist()))
+    got = sorted(zip(split.users.tolist(), split.items.tolist(), strict=True))
     assert got == [(0, 1), (0, 3), (1, 2), (1, 4)]
     assert split.train_times is not None and split.train_times.nnz == split.train.nnz
     assert sorted(split.train_times.data.tolist()) == [5, 10, 20, 99]
@@ -130,7 +130,7 @@ def test_negatives_are_distinct_untouched_items_and_avoid_forbidden_cells():
     forbidden = np.array([0 * 150 + 7, 3 * 150 + 8])
     neg = S.sample_negatives(X, users, 100, S.rng(0, 0), forbidden=forbidden)
     assert neg.shape == (60, 100)
-    for row, u in zip(neg, users):
+    for row, u in zip(neg, users, strict=True):
         valid = row[row >= 0]
         assert len(np.unique(valid)) == len(valid)
         assert not set(valid.tolist()) & set(X[u].indices.tolist())

@@ -19,7 +19,9 @@ def event(**changes):
 
 
 def test_a_batch_is_stored(client, store):
-    response = client.post(f"{T}/events", json={"events": [event(), event(item="C0107", kind="message", value=3)]}, headers=W)
+    response = client.post(
+        f"{T}/events", json={"events": [event(), event(item="C0107", kind="message", value=3)]}, headers=W
+    )
     assert response.status_code == 201
     # The demo team learns from membership only: the message is stored, and the answer says
     # no model will learn from it as the team is set up.
@@ -81,7 +83,11 @@ def test_a_bad_event_is_422_naming_index_and_field_and_nothing_is_stored(client,
 
 
 def test_negative_votes_and_ordinary_times_are_fine(client, store):
-    batch = [event(value=-1, timestamp=0), event(value=1, timestamp=4.1e9), event(value=-1e9, timestamp="1999-12-31T23:59:59Z")]
+    batch = [
+        event(value=-1, timestamp=0),
+        event(value=1, timestamp=4.1e9),
+        event(value=-1e9, timestamp="1999-12-31T23:59:59Z"),
+    ]
     assert client.post(f"{T}/events", json={"events": batch}, headers=W).status_code == 201
     assert store.events("demo")["value"].tolist() == [-1.0, 1.0, -1e9]
 
@@ -89,7 +95,9 @@ def test_negative_votes_and_ordinary_times_are_fine(client, store):
 def test_a_missing_field(client, store):
     batch = [event(), {"user": "x", "item": "y"}]
     body = client.post(f"{T}/events", json={"events": batch}, headers=W).json()
-    assert body["detail"] == [{"loc": ["body", "events", 1, "kind"], "message": "Field required", "index": 1, "field": "kind"}]
+    assert body["detail"] == [
+        {"loc": ["body", "events", 1, "kind"], "message": "Field required", "index": 1, "field": "kind"}
+    ]
     assert store.count() == 0
 
 
@@ -147,7 +155,14 @@ def test_a_retrain_learns_from_ingested_events(client):
     assert info["events"] == {"source": 6626, "store": 5, "stored_now": 5, "since_training": 0}
     after = client.get(f"{T}/people/U-new/recommendations", params={"k": 3, "explain": True}).json()
     assert after["model_version"] == 2
-    assert {r["name"] for r in after["results"]} <= {"mlops", "nlp", "recsys", "ml-interviews", "general", "announcements"}
+    assert {r["name"] for r in after["results"]} <= {
+        "mlops",
+        "nlp",
+        "recsys",
+        "ml-interviews",
+        "general",
+        "announcements",
+    }
     assert all(r["reason"].startswith("because you are in") for r in after["results"])
     assert client.get(f"{T}/items/C-new-ml-reading-group").json()["people"] == 2
 

@@ -102,7 +102,7 @@ def test_bearer_tokens_work_too(client):
 
 
 def test_keys_are_never_in_responses_or_logs(client, caplog):
-    for name, key in KEYS.items():
+    for key in KEYS.values():
         response = client.get("/api/v1/teams/demo/model", headers={"X-API-Key": key})
         assert key not in response.text
     assert not any(key in caplog.text for key in KEYS.values())

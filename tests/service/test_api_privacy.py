@@ -20,7 +20,7 @@ def demo():
 @pytest.fixture(scope="module")
 def private(demo):
     items = demo.items[demo.items["private"]]
-    return dict(zip(items["item"], items["name"]))
+    return dict(zip(items["item"], items["name"], strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_people_like_you_name_only_what_the_person_may_see(read_client, demo, pr
         anonymous = read_client.get(url, params={"k": 10})
         assert anonymous.status_code == 200 and not names_in(anonymous.text, private), user
         # Counts leave out what the asker may not see, too.
-        for mine_r, anon_r in zip(response.json()["results"], anonymous.json()["results"]):
+        for mine_r, anon_r in zip(response.json()["results"], anonymous.json()["results"], strict=False):
             assert anon_r["details"]["shared"] <= mine_r["details"]["shared"]
     assert named_own > 0  # the keyed case does name a member's own private channels
 
@@ -133,7 +133,10 @@ def test_unknown_people_only_get_public_items(read_client, private):
 
 def test_a_private_candidate_is_never_returned_to_a_non_member(read_client, interviews, member, outsider):
     url = f"{T}/people/{{}}/recommendations"
-    for params in ({"candidates": [interviews], "k": 5}, {"candidates": [interviews, "C0106"], "k": 5, "explain": True}):
+    for params in (
+        {"candidates": [interviews], "k": 5},
+        {"candidates": [interviews, "C0106"], "k": 5, "explain": True},
+    ):
         for headers in ({}, APP):
             shown = read_client.get(url.format(outsider), params=params, headers=headers).json()["results"]
             assert interviews not in {r["id"] for r in shown}

@@ -109,7 +109,11 @@ def test_weak_secrets_are_refused_outside_development(secret):
 
 
 def test_weak_secrets_only_warn_in_development(caplog):
-    data = {"mode": "development", "teams": {"demo": {"format": "demo"}}, "keys": [{"team": "demo", "key": "changethis"}]}
+    data = {
+        "mode": "development",
+        "teams": {"demo": {"format": "demo"}},
+        "keys": [{"team": "demo", "key": "changethis"}],
+    }
     with caplog.at_level(logging.WARNING, logger="teamrec.service.settings"):
         settings = load_settings(None, env={}, overrides=data)
     assert settings.mode == "development" and "development mode only" in caplog.text

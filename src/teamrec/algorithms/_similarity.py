@@ -131,7 +131,7 @@ def _stack(parts: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
     if not parts:
         return sp.csr_matrix((0, n_cols))
     offsets = np.cumsum([0] + [p.nnz for p in parts[:-1]])
-    indptr = np.concatenate([[0]] + [p.indptr[1:].astype(np.int64) + o for p, o in zip(parts, offsets)])
+    indptr = np.concatenate([[0]] + [p.indptr[1:].astype(np.int64) + o for p, o in zip(parts, offsets, strict=True)])
     return sp.csr_matrix(
         (np.concatenate([p.data for p in parts]), np.concatenate([p.indices for p in parts]), indptr),
         shape=(sum(p.shape[0] for p in parts), n_cols),
@@ -227,6 +227,7 @@ def _finish(
         if metric in ("jaccard", "count"):
             common = raw.data.copy()
         else:
+            assert sp_.right_binary is not None and qbinary is not None  # prepared for shrinkage
             right_binary = sp_.right_binary if first_col == 0 else sp_.right_binary[:, first_col:]
             counts = qbinary @ right_binary
             if not (np.array_equal(counts.indptr, raw.indptr) and np.array_equal(counts.indices, raw.indices)):
@@ -280,6 +281,7 @@ def _thresholds(S: sp.csr_matrix, k: int | None) -> np.ndarray:
     over = np.flatnonzero(lengths > k) if k is not None else np.zeros(0, dtype=np.int64)
     if len(over) == 0:
         return thresholds
+    assert k is not None  # rows are only over the limit when there is one
     group = np.ceil(2.0 * np.log2(lengths[over])).astype(np.int64)
     order = np.argsort(group, kind="stable")
     cuts = np.flatnonzero(np.diff(group[order])) + 1
@@ -401,7 +403,7 @@ def _blocks(work: np.ndarray, threads: int) -> list[slice]:
     cum = np.cumsum(work)
     cuts = np.searchsorted(cum, total * np.arange(1, n_blocks) / n_blocks)
     bounds = np.unique(np.r_[0, np.clip(cuts, 1, n - 1), n])
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def n_threads(threads: int) -> int:
@@ -475,7 +477,12 @@ def neighbours(
         selfs = None if self_cols is None else np.asarray(self_cols, dtype=np.int64)
     else:
         targets = np.arange(sp_.n_entities) if targets is None else np.asarray(targets, dtype=np.int64)
-        left = sp_.rows if len(targets) == sp_.n_entities and np.array_equal(targets, np.arange(sp_.n_entities)) else sp_.rows[targets]
+        assert sp_.rows is not None  # a space built from entities keeps them
+        left = (
+            sp_.rows
+            if len(targets) == sp_.n_entities and np.array_equal(targets, np.arange(sp_.n_entities))
+            else sp_.rows[targets]
+        )
         qstats = {key: value[targets] for key, value in sp_.stats.items()}
         selfs = targets
     left_binary = binary(left) if sp_.right_binary is not None else None
@@ -588,8 +595,12 @@ def transforms_at(
         return _align(a, want).data, _align(b, want).data
 
     parts = _run_blocks(block, _blocks(_work(ops.B[targets], ops.BT), threads), threads)
-    slope = sp.csr_matrix((np.concatenate([p[0] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
-    intercept = sp.csr_matrix((np.concatenate([p[1] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape)
+    slope = sp.csr_matrix(
+        (np.concatenate([p[0] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape
+    )
+    intercept = sp.csr_matrix(
+        (np.concatenate([p[1] for p in parts] or [np.zeros(0)]), rows.indices, rows.indptr), shape=rows.shape
+    )
     return slope, intercept
 
 

@@ -2,11 +2,15 @@
 
 Scores come in as a dense ``(n_users, n_items)`` block; excluded cells (already seen, not a
 candidate, private to others) are set to ``-inf`` and the best ``k`` per row are picked with
-``argpartition`` (O(n_items) per row) and then sorted. Rows with fewer than ``k`` eligible
+a partition (O(n_items) per row) and then sorted. Rows with fewer than ``k`` eligible
 items are padded with index ``-1`` and score ``NaN``.
 
 Ties are broken deterministically: by a secondary key when given (KNN-with-baselines ranks
 equal estimates by the number of neighbours behind them), then by the lower item index.
+The partition only supplies the k-th best *score* of each row (a value, the same whichever
+partition algorithm numpy picks for the CPU); the kept items are every item above it plus
+the lowest-indexed items tied with it. ``argpartition``'s own choice among tied items is left
+unused: it differs between CPUs (numpy's AVX-512 sort) and numpy versions.
 """
 
 from __future__ import annotations
@@ -56,6 +60,28 @@ def restrict_to(scores: np.ndarray, candidates: np.ndarray | sp.spmatrix | None)
     scores[~allowed] = -np.inf
 
 
+def _best_k_lowest_index(scores: np.ndarray, kk: int) -> np.ndarray:
+    """Per row, the column indices (ascending) of the ``kk`` best scores, ties at the k-th
+    score going to the lower index. ``scores`` holds no NaN."""
+    n_rows, n_items = scores.shape
+    if kk >= n_items:
+        return np.tile(np.arange(n_items), (n_rows, 1))
+    # The k-th largest value of each row: a value, whatever order the partition left it in.
+    kth = -np.partition(-scores, kk - 1, axis=1)[:, kk - 1 : kk]
+    above = scores > kth
+    keep = scores == kth
+    need = kk - above.sum(axis=1)
+    # Rows with more items tied at the k-th score than places left keep the lowest-indexed.
+    crowded = np.flatnonzero(keep.sum(axis=1) > need)
+    if len(crowded):
+        tied = keep[crowded]
+        tied &= np.cumsum(tied, axis=1, dtype=np.int32) <= need[crowded, None]
+        keep[crowded] = tied
+    keep |= above
+    # Exactly kk per row, so the row-major nonzero columns reshape into (n_rows, kk).
+    return np.nonzero(keep)[1].reshape(n_rows, kk)
+
+
 def topk(
     scores: np.ndarray,
     k: int,
@@ -81,10 +107,7 @@ def topk(
         order = np.lexsort((np.arange(n_items)[None, :].repeat(n_rows, 0), -secondary, -scores), axis=-1)
         top = order[:, :kk]
     else:
-        if kk < n_items:
-            part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        else:
-            part = np.tile(np.arange(n_items), (n_rows, 1))
+        part = _best_k_lowest_index(scores, kk)
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.lexsort((part, -part_scores), axis=-1)
         top = np.take_along_axis(part, order, axis=1)

@@ -234,7 +234,7 @@ class Algorithm:
                 masks.append(exclude[sl])
             for mask in masks:
                 _topk.apply_mask(primary, mask)
-            cand = candidates[sl] if sp.issparse(candidates) else candidates
+            cand = candidates[sl] if candidates is not None and sp.issparse(candidates) else candidates
             idx, val = _topk.topk(primary, k, candidates=cand, secondary=secondary)
             out_idx[sl], out_val[sl] = idx, val
         return out_idx, out_val
@@ -320,7 +320,7 @@ class Algorithm:
         }
         tmp_npz = target / ".arrays.npz.tmp"
         with open(tmp_npz, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         tmp_json = target / ".model.json.tmp"
         tmp_json.write_text(json.dumps(meta, indent=2, sort_keys=True))
         os.replace(tmp_npz, target / "arrays.npz")
@@ -348,7 +348,7 @@ class Algorithm:
         model = klass(**meta["config"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        for key, kind in meta["sparse"].items():
+        for key in meta["sparse"]:
             shape = tuple(int(s) for s in arrays.pop(f"{key}.shape"))
             setattr(
                 model,

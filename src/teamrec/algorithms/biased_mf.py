@@ -200,7 +200,9 @@ class BiasedMF(Algorithm):
             bu, P = self.user_bias_[users], self.user_factors_[users]
         else:
             bu, P = self._fold_in(self._rows(users, user_items))
-        return (self.global_mean_ + bu)[:, None] + self.item_bias_[None, :] + (P @ self.item_factors_.T).astype(np.float64)
+        return (
+            (self.global_mean_ + bu)[:, None] + self.item_bias_[None, :] + (P @ self.item_factors_.T).astype(np.float64)
+        )
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         """Clipped estimates; an unknown person or item (index outside the trained matrix)

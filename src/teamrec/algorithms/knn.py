@@ -65,6 +65,7 @@ class _Neighbourhood(Algorithm):
 
     #: Which side of the matrix the entities are: "item" (columns) or "user" (rows).
     axis: ClassVar[Literal["item", "user"]] = "item"
+    similarity_: sp.csr_matrix
 
     # -- what the subclasses may change ---------------------------------------------------------
     @property
@@ -164,7 +165,7 @@ class ItemKNN(_Neighbourhood):
     """
 
     name = "item-knn"
-    Config = KNNConfig
+    Config: ClassVar[type[AlgorithmConfig]] = KNNConfig  # CoOccurrence narrows it to its own
     axis = "item"
 
     def _after_load(self) -> None:

@@ -35,10 +35,10 @@ or items), over the ``y`` both rated (Surprise's ``similarities.pyx``):
 each 0 below ``min_support`` common ``y``, and 1 on the diagonal. Every pair statistic is a
 matrix product of the ``x`` by ``y`` ratings, their squares or their 0/1 mask with another
 of them (sparse times dense up to 8% density, else dense BLAS; float32 when the ratings are
-small integers: every sum is then an exact integer, so ties compare exactly as in Surprise). The similarity matrix is dense, ``n_x`` squared: the model refuses data
-whose estimated working memory exceeds ``max_memory_mb`` with
-:class:`~teamrec.errors.ModelTooLargeError` (``item-knn``, ``als`` or ``biased-mf`` scale
-further).
+small integers: every sum is then an exact integer, so ties compare exactly as in Surprise).
+The similarity matrix is dense, ``n_x`` squared: the model refuses data whose estimated
+working memory exceeds ``max_memory_mb`` with :class:`~teamrec.errors.ModelTooLargeError`
+(``item-knn``, ``als`` or ``biased-mf`` scale further).
 
 Estimates for many ``(x, y)`` pairs are computed together: pairs are grouped by how many
 candidates they have (the raters of the item), each group's candidate similarities gathered
@@ -868,7 +868,7 @@ def _neighbour_sums(
     pad = int(lens.max())
     indices = np.concatenate([by_y.indices, np.zeros(pad, by_y.indices.dtype)])
     data = np.concatenate([by_y.data, np.zeros(pad)])
-    blocks = []
+    blocks: list[tuple[np.ndarray, int]] = []
     for members, width in _bins(lens, _BIN_RATIO_BIG if n_pairs >= 4096 else _BIN_RATIO):
         step = max(1, _BLOCK_CELLS // (width * _THREADS))
         blocks.extend((members[s : s + step], width) for s in range(0, len(members), step))

@@ -73,6 +73,9 @@ class KNNRegression(_Neighbourhood):
 
     name = "knn-regression"
     Config = KNNRegressionConfig
+    config: KNNRegressionConfig
+    slope_: sp.csr_matrix
+    intercept_: sp.csr_matrix
     axis = "item"
     predicts_values = True
 
@@ -201,7 +204,12 @@ class KNNRegression(_Neighbourhood):
                     "item",
                     int(active[o]),
                     float(terms[o]),
-                    {"activity": float(x[o]), "similarity": float(s[o]), "slope": float(a[o]), "intercept": float(b[o])},
+                    {
+                        "activity": float(x[o]),
+                        "similarity": float(s[o]),
+                        "slope": float(a[o]),
+                        "intercept": float(b[o]),
+                    },
                 )
                 for o in order
             ],

@@ -23,6 +23,7 @@ class Popularity(Algorithm):
 
     name = "popularity"
     Config = PopularityConfig
+    config: PopularityConfig
 
     def _fit(self, X: sp.csr_matrix) -> None:
         if self.config.by == "users":
@@ -30,7 +31,7 @@ class Popularity(Algorithm):
         else:
             self.item_scores_ = np.asarray(X.sum(axis=0)).ravel()
 
-    def update(self, X) -> "Popularity":
+    def update(self, X) -> Popularity:
         # Counting is additive, but the whole column sum is one sparse pass: cheaper than
         # bookkeeping deltas, and exact.
         return self.fit(X)

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import typer
 
-from teamrec.errors import TeamrecError
+from teamrec.errors import TeamrecError, one_line
 
 #: Command modules, each with ``register(app)``.
 COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "slack")
@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except TeamrecError as exc:
-        print(f"teamrec: error: {exc}", file=sys.stderr)
+        print(f"teamrec: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # The machine said no (a path that cannot be written, a full disk, a folder given as a
+        # file): the user's to fix, so one line and exit 2, as for bad input.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"teamrec: error: {where}{one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
     return result if isinstance(result, int) else 0
 

@@ -28,13 +28,21 @@ TeamOpt = Annotated[str | None, typer.Option("--team", help="the team to use whe
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 ColumnsOpt = Annotated[
     list[str] | None,
-    typer.Option("--column", help="column mapping for csv/jsonl/parquet, FIELD=COLUMN (user, item, value, timestamp, kind, team)"),
+    typer.Option(
+        "--column", help="column mapping for csv/jsonl/parquet, FIELD=COLUMN (user, item, value, timestamp, kind, team)"
+    ),
 ]
-KindsOpt = Annotated[list[str] | None, typer.Option("--kind", help="event kinds to use (repeatable); default per format")]
-AggOpt = Annotated[str | None, typer.Option("--agg", help="aggregate repeated (user, item) events: sum, max, count, last")]
+KindsOpt = Annotated[
+    list[str] | None, typer.Option("--kind", help="event kinds to use (repeatable); default per format")
+]
+AggOpt = Annotated[
+    str | None, typer.Option("--agg", help="aggregate repeated (user, item) events: sum, max, count, last")
+]
 BinaryOpt = Annotated[
     bool | None,
-    typer.Option("--binary/--no-binary", help="every interaction counts 1 (--no-binary: keep the values; default per format)"),
+    typer.Option(
+        "--binary/--no-binary", help="every interaction counts 1 (--no-binary: keep the values; default per format)"
+    ),
 ]
 Log1pOpt = Annotated[bool, typer.Option("--log1p", help="values become log(1 + x)")]
 HalfLifeOpt = Annotated[float | None, typer.Option("--half-life", help="time decay half-life in days")]
@@ -46,11 +54,15 @@ KindWeightOpt = Annotated[
 ]
 KindValueOpt = Annotated[
     list[str] | None,
-    typer.Option("--kind-value", help="give every event of a kind this value, KIND=V (repeatable; e.g. Deskdrop strengths)"),
+    typer.Option(
+        "--kind-value", help="give every event of a kind this value, KIND=V (repeatable; e.g. Deskdrop strengths)"
+    ),
 ]
 
 
-def read_dataset(source: Path, fmt: str | None, skip_bad_rows: bool = False, columns: list[str] | None = None) -> Dataset:
+def read_dataset(
+    source: Path, fmt: str | None, skip_bad_rows: bool = False, columns: list[str] | None = None
+) -> Dataset:
     """Read a source, with a progress bar when stderr is a terminal."""
     options: dict[str, Any] = {}
     if columns:

@@ -31,6 +31,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teamrec._extras import require as require_extra
 from teamrec.cli._common import (
     AggOpt,
     BinaryOpt,
@@ -75,7 +76,7 @@ GridOpt = Annotated[
 SelectByOpt = Annotated[
     str | None, typer.Option("--select-by", help="metric the grid search maximises (errors: minimises)")
 ]
-KOpt = Annotated[int, typer.Option("--k", "-k", help="length of the recommendation lists")]
+KOpt = Annotated[int, typer.Option("--k", "-k", min=1, max=100_000, help="length of the recommendation lists")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of every random choice (splits, samples, models)")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="write a standalone HTML report here")]
 BaselineOpt = Annotated[
@@ -188,6 +189,8 @@ def evaluate(
     min_item: MinItemOpt = 0,
 ) -> None:
     """Compare algorithms offline under one protocol; print the table, JSON or an HTML report."""
+    if report is not None:  # before the work, not after it
+        require_extra("report", "teamrec evaluate --report")
     protocol_params = {
         name: value
         for name, value in (("test_share", test_share), ("zero_ratio", zero_ratio), ("folds", folds),

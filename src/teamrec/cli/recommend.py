@@ -52,13 +52,17 @@ ModelDirOpt = Annotated[
     Path | None, typer.Option("--model-dir", help="a model folder written by 'teamrec train', instead of SOURCE")
 ]
 AlgorithmOpt = Annotated[
-    str | None, typer.Option("--algorithm", "-a", help=f"algorithm name from the registry (default {DEFAULT_ALGORITHM})")
+    str | None,
+    typer.Option("--algorithm", "-a", help=f"algorithm name from the registry (default {DEFAULT_ALGORITHM})"),
 ]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", help="algorithm parameter NAME=VALUE (repeatable; VALUE is JSON when it parses)"),
 ]
-TopOpt = Annotated[int, typer.Option("-k", min=1, help="how many results")]
+#: The most results one command may ask for (a typo such as -k 1000000000000 is a usage error,
+#: not an attempt to allocate terabytes).
+MAX_K = 100_000
+TopOpt = Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="how many results")]
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
@@ -125,7 +129,9 @@ def similar(
     item: Annotated[
         str | None, typer.Argument(metavar="ITEM", help="the item: id or name (#channel)", show_default=False)
     ] = None,
-    viewer: Annotated[str | None, typer.Option("--as", help="the person asking (shows private items they are in)")] = None,
+    viewer: Annotated[
+        str | None, typer.Option("--as", help="the person asking (shows private items they are in)")
+    ] = None,
     model_dir: ModelDirOpt = None,
     fmt: FormatOpt = None,
     algorithm: AlgorithmOpt = None,

@@ -33,6 +33,7 @@ from typing import Annotated, Any
 
 import typer
 
+from teamrec._extras import require as require_extra
 from teamrec.cli._common import (
     AggOpt,
     BinaryOpt,
@@ -159,7 +160,9 @@ def serve(
         Path | None, typer.Option("--model-dir", help="load this saved model if present; retrains are saved here")
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="address to listen on [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="port to listen on (0: any free port) [default: 8000]")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="port to listen on (0: any free port) [default: 8000]")
+    ] = None,
     database: Annotated[
         str | None, typer.Option("--database", help="event store: a SQLite path, sqlite:///PATH or memory:")
     ] = None,
@@ -182,6 +185,7 @@ def serve(
 ) -> None:
     """The HTTP API and the web page, on the demo workspace or on SOURCE, until Ctrl-C. The
     reader and matrix options are those of ``teamrec recommend`` (one team spec for both)."""
+    require_extra("service", "teamrec serve")
     import uvicorn
 
     from teamrec.service import create_app
@@ -217,7 +221,9 @@ def serve(
                 return
             time.sleep(0.05)
         bound = server.servers[0].sockets[0].getsockname()
-        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("[::1]" if settings.host == "::" else settings.host)
+        shown = (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("[::1]" if settings.host == "::" else settings.host)
+        )
         url = f"http://{shown}:{bound[1]}/"
         parts = []
         for team_name in settings.teams:
@@ -231,6 +237,14 @@ def serve(
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
     server.run()
+
+
+def _service_url(url: str) -> str:
+    """``url`` without a trailing ``/``, once it is known to be an http(s) address."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--url must be an http:// or https:// address of the service, got {url!r}")
+    return url.rstrip("/")
 
 
 def _request(method: str, url: str, key: str | None, timeout: float) -> dict[str, Any]:
@@ -253,7 +267,9 @@ def _request(method: str, url: str, key: str | None, timeout: float) -> dict[str
 
 
 def retrain(
-    team: Annotated[str | None, typer.Argument(help="the team (default: the service's only team)", show_default=False)] = None,
+    team: Annotated[
+        str | None, typer.Argument(help="the team (default: the service's only team)", show_default=False)
+    ] = None,
     url: Annotated[str, typer.Option("--url", envvar="TEAMREC_URL", help="the running service")] = DEFAULT_URL,
     key: Annotated[
         str | None, typer.Option("--key", envvar=ADMIN_KEY_ENV, help=f"an admin key of the team (or {ADMIN_KEY_ENV})")
@@ -270,7 +286,7 @@ def retrain(
     if offline:
         summary = _retrain_offline(team, config)
     else:
-        base = url.rstrip("/")
+        base = _service_url(url)
         if team is None:
             teams = _request("GET", f"{base}/api/v1/teams", key, timeout).get("teams", [])
             if len(teams) != 1:
@@ -285,7 +301,9 @@ def retrain(
     if as_json:
         echo_json(summary)
     else:
-        where = f"saved to {summary['model_dir']}" if offline else f"model version {summary['model_version']} in service"
+        where = (
+            f"saved to {summary['model_dir']}" if offline else f"model version {summary['model_version']} in service"
+        )
         typer.echo(
             f"retrained {summary['algorithm']} for team {summary['team']} ({summary['people']} people, "
             f"{summary['items']} items) in {summary['train_seconds']:.2f}s; {where}"
@@ -293,6 +311,7 @@ def retrain(
 
 
 def _retrain_offline(team: str | None, config: Path | None) -> dict[str, Any]:
+    require_extra("service", "teamrec retrain --offline")
     from teamrec.service import training
     from teamrec.service.settings import load_settings
     from teamrec.store import open_store

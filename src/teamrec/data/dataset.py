@@ -135,7 +135,7 @@ class Dataset:
         ``users`` and ``items`` count the distinct ids in the events together with those that
         only appear in the metadata (a Slack member who never posted is still a user).
         """
-        per_team = {}
+        per_team: dict[str, dict[str, Any]] = {}
         for team in self.teams():
             ev = self.events[self.events["team"].to_numpy() == team]
             users = set(ev["user"].unique()) | set(

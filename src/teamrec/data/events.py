@@ -10,8 +10,10 @@ user       string    who acted (raw id as the source gives it)
 item       string    on what: a channel, an article, a movie, an artist, an app
 kind       string    what happened: ``rating``, ``VIEW``, ``play``, ``member``,
                      ``message``, ``reply``, ``reaction`` ...
-value      float64   how strong: a rating, an event strength, a play count
-timestamp  float64   seconds since the Unix epoch; NaN when the source has none
+value      float64   how strong: a rating, an event strength, a play count;
+                     at most :data:`MAX_EVENT_VALUE` either way
+timestamp  float64   seconds since the Unix epoch, 1970 to 2100
+                     (:data:`MAX_TIMESTAMP`); NaN when the source has none
 ========== ========= ==============================================================
 
 Events live in a :class:`pandas.DataFrame`; ids are strings so that sources with 64-bit,
@@ -36,6 +38,9 @@ MAX_EVENT_VALUE = 1e9
 #: Stored event times fall in 1970-01-01 .. 2100-01-01 (seconds since the Unix epoch): one
 #: absurd time would make every real event look ages old to time decay.
 MAX_TIMESTAMP = 4_102_444_800.0
+#: How errors state the two bounds.
+VALUE_RANGE = f"its size must be at most {MAX_EVENT_VALUE:g}"
+TIMESTAMP_RANGE = "not a time between 1970 and 2100 (Unix seconds)"
 #: The longest id (user, item) and kind a stored event may have.
 MAX_ID_LENGTH = 256
 MAX_KIND_LENGTH = 64
@@ -110,20 +115,29 @@ def normalize_events(frame: pd.DataFrame, *, source: str = "<events>") -> pd.Dat
             raise DataError(
                 f"not a number: {frame[col].iloc[row]!r}", file=source, line=row + 2, field=col
             ) from None
-    bad_value = ~np.isfinite(out["value"].to_numpy())
+    values = out["value"].to_numpy()
+    bad_value = ~np.isfinite(values)
     if bad_value.any():
         row = int(np.flatnonzero(bad_value)[0])
         raise DataError("value is not a finite number", file=source, line=row + 2, field="value")
+    too_big = np.abs(values) > MAX_EVENT_VALUE
+    if too_big.any():
+        row = int(np.flatnonzero(too_big)[0])
+        raise DataError(f"value {values[row]:g}: {VALUE_RANGE}", file=source, line=row + 2, field="value")
+    bad_time = timestamps_out_of_range(out["timestamp"].to_numpy())
+    if bad_time.any():
+        row = int(np.flatnonzero(bad_time)[0])
+        raise DataError(f"timestamp {out['timestamp'].iloc[row]:g}: {TIMESTAMP_RANGE}", file=source,
+                        line=row + 2, field="timestamp")
     return out[list(EVENT_COLUMNS)]
 
 
 def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.DataFrame:
     """Check the rules every *stored* event obeys, whoever writes it (HTTP, Slack, a script).
 
-    On top of :func:`normalize_events` (columns, types, finite values): no id or kind made only
-    of blanks or longer than its limit, ``value`` within +-:data:`MAX_EVENT_VALUE`, a
-    ``timestamp`` that is NaN (none) or within 1970..2100, and no true/false where a number
-    belongs. Raises :class:`DataError` naming the row (``line`` is the 0-based row + 2, as for a
+    On top of :func:`normalize_events` (columns, types, finite values within
+    +-:data:`MAX_EVENT_VALUE`, times NaN or within 1970..2100): no id or kind made only of blanks
+    or longer than its limit, and no true/false where a number belongs. Raises :class:`DataError` naming the row (``line`` is the 0-based row + 2, as for a
     file with a header) and field; returns the normalised frame.
     """
     for col in ("value", "timestamp"):
@@ -149,15 +163,11 @@ def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.Dat
         if long.any():
             row = int(np.flatnonzero(long)[0])
             raise DataError(f"longer than {limit} characters", file=source, line=row + 2, field=col)
-    value = out["value"].to_numpy()
-    bad = np.abs(value) > MAX_EVENT_VALUE
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"value beyond +-{MAX_EVENT_VALUE:g}", file=source, line=row + 2, field="value")
-    ts = out["timestamp"].to_numpy()
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isnan(ts) & ((ts < 0.0) | (ts > MAX_TIMESTAMP) | ~np.isfinite(ts))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError("timestamp must be a time between 1970 and 2100", file=source, line=row + 2, field="timestamp")
     return out
+
+
+def timestamps_out_of_range(seconds: np.ndarray) -> np.ndarray:
+    """Where known timestamps (not NaN) fall outside 1970 .. 2100; infinities included."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(seconds) & ~((seconds >= 0.0) & (seconds <= MAX_TIMESTAMP))

@@ -49,7 +49,9 @@ class MatrixConfig(BaseModel):
     binary: bool = False
     log1p: bool = False
     half_life_days: float | None = Field(None, gt=0)
-    now: float | None = Field(None, description="reference time for decay; default: latest event")
+    now: float | None = Field(
+        None, description="reference time for decay; default: the latest event, but never later than the clock"
+    )
     min_value: float | None = None
     min_user_interactions: int = Field(0, ge=0)
     min_item_interactions: int = Field(0, ge=0)
@@ -265,7 +267,7 @@ def build_matrix(
         values = values * weights.fillna(1.0).to_numpy(dtype=np.float64)
     timestamps = events["timestamp"].to_numpy(dtype=np.float64)
     if config.half_life_days is not None:
-        now = config.now if config.now is not None else np.nanmax(timestamps) if np.isfinite(timestamps).any() else 0.0
+        now = weighting.decay_reference(timestamps, config.now)
         values = weighting.time_decay(values, timestamps, config.half_life_days, now)
 
     users = Vocab(pd.unique(events["user"].to_numpy()), kind="user")

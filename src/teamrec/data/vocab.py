@@ -76,7 +76,9 @@ class Vocab:
 
     def extend(self, raw: Iterable[object]) -> Vocab:
         """A new vocabulary with the unseen ids of ``raw`` appended in first-seen order."""
-        values = pd.Index(np.asarray(list(raw) if not isinstance(raw, (np.ndarray, pd.Index, pd.Series)) else raw).astype(str))
+        values = pd.Index(
+            np.asarray(list(raw) if not isinstance(raw, (np.ndarray, pd.Index, pd.Series)) else raw).astype(str)
+        )
         new = values[~values.isin(self._index)].unique()
         if len(new) == 0:
             return self

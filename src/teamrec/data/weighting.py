@@ -5,6 +5,8 @@ here, once (the habit of implicit's ``bm25_weight`` / ``tfidf_weight``):
 
 * :func:`time_decay` -- each event's value times ``0.5 ** (age / half_life)``: an event one
   half-life old counts half. Events without a timestamp are not decayed.
+* :func:`decay_reference` -- the time ages are counted from: the latest event, but never later
+  than the clock, so one event dated in the future cannot make every real event look old.
 * :func:`binarize` -- every stored entry becomes 1.
 * :func:`log1p` -- ``log(1 + x)``, taming heavy-tailed counts (play counts, message counts).
 * :func:`drop_below` -- entries below a minimum value are removed.
@@ -18,10 +20,42 @@ here, once (the habit of implicit's ``bm25_weight`` / ``tfidf_weight``):
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
 SECONDS_PER_DAY = 86_400.0
+
+logger = logging.getLogger(__name__)
+
+
+def decay_reference(timestamps: np.ndarray, now: float | None = None, *, clock: float | None = None) -> float:
+    """The time from which :func:`time_decay` counts ages.
+
+    ``now`` when given (an explicit reference, e.g. to replay a past day). Otherwise the latest
+    event, capped at ``clock`` (the wall clock, ``time.time()``, by default): a historical data
+    set decays from its own last day, while a single event dated years ahead (a typo, a wrong
+    unit) can no longer push the reference out and decay every real event to nothing. Events
+    after the reference count as new (age 0); how many there are is logged as a warning.
+    Without any timestamp the reference is 0 (nothing is decayed then anyway).
+    """
+    stamps = np.asarray(timestamps, dtype=np.float64)
+    known = stamps[np.isfinite(stamps)]
+    if now is not None:
+        reference = float(now)
+    elif not len(known):
+        return 0.0
+    else:
+        reference = min(float(known.max()), time.time() if clock is None else float(clock))
+    n_future = int((known > reference).sum())
+    if n_future:
+        logger.warning(
+            "%d event(s) are later than the decay reference time %s; they count as new (age 0)",
+            n_future, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(reference)),
+        )
+    return reference
 
 
 def time_decay(values: np.ndarray, timestamps: np.ndarray, half_life_days: float, now: float) -> np.ndarray:

@@ -55,7 +55,7 @@ def parse_values(text: str) -> list[Any]:
 def expand(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values, parameters in sorted order (deterministic)."""
     names = sorted(grid)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
 def is_better(metric: str, candidate: float, best: float | None) -> bool:

@@ -181,6 +181,7 @@ class OCCFRmse(_Rating):
 
     name = "occf-rmse"
     Config = OCCFConfig
+    config: OCCFConfig
     description = "random share of the filled entries + sampled empty cells (value 0); RMSE, MAE"
 
     def splits(self, data: EvalData, seed: int) -> list[S.Split]:
@@ -198,6 +199,7 @@ class KFold(_Rating):
 
     name = "kfold"
     Config = KFoldConfig
+    config: KFoldConfig
     description = "entries shuffled into k folds, each tested once; RMSE, MAE averaged over folds"
 
     def splits(self, data: EvalData, seed: int) -> list[S.Split]:
@@ -215,6 +217,7 @@ class Holdout(Protocol):
     name = "holdout"
     task = "ranking"
     Config = ShareConfig
+    config: ShareConfig
     description = ("per user, a random share held out; precision/recall/ndcg/map/hit rate/coverage/"
                    "novelty/diversity @k")
 
@@ -278,6 +281,7 @@ class Sampled(Protocol):
     name = "sampled"
     task = "sampled"
     Config = SampledConfig
+    config: SampledConfig
     description = "each held-out item ranked among N untouched items; recall@5, recall@10 (pooled)"
 
     def _ks(self, k: int) -> list[int]:
@@ -335,6 +339,7 @@ class TopNAccuracy(Protocol):
     name = "top3-accuracy"
     task = "top-n"
     Config = TopNConfig
+    config: TopNConfig
     description = "+1/-1 data: share of each user's top-3 predicted held-out items that are +1"
 
     def _metric(self) -> str:

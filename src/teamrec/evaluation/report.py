@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from teamrec._extras import require as require_extra
 from teamrec.evaluation.grid import is_better
 from teamrec.evaluation.protocols import lower_is_better
 from teamrec.evaluation.runner import EvaluationResult
@@ -77,6 +78,7 @@ def _png(fig) -> str:
 
 def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     """``(caption, base64 PNG)`` for every plot of the report."""
+    require_extra("report", "teamrec evaluate --report (its plots)")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,7 +90,7 @@ def figures(result: EvaluationResult) -> list[tuple[str, str]]:
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, metric in zip(axes.ravel(), names):
+    for ax, metric in zip(axes.ravel(), names, strict=False):
         values = [r.metrics.get(metric, float("nan")) for r in result.results]
         bars = ax.bar(range(len(labels)), values, color=[f"C{i % 10}" for i in range(len(labels))])
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
@@ -106,7 +108,7 @@ def figures(result: EvaluationResult) -> list[tuple[str, str]]:
         cols = min(3, len(curve_names))
         rows = math.ceil(len(curve_names) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-        for ax, metric in zip(axes.ravel(), curve_names):
+        for ax, metric in zip(axes.ravel(), curve_names, strict=False):
             for i, r in enumerate(result.results):
                 curve = r.curves.get(metric, {})
                 if curve:

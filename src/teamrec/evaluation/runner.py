@@ -13,6 +13,7 @@ given explicitly, so a whole run is reproducible from ``--seed``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ def evaluate(
         raise ConfigError("name at least one algorithm")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    labels = [spec.label for spec in algorithms]
+    labels = [spec.label or spec.name for spec in algorithms]  # __post_init__ set every label
     if len(set(labels)) != len(labels):
         raise ConfigError(f"algorithm labels must be unique, got {labels}; label them as LABEL=NAME")
     if baseline is not None and baseline not in labels:
@@ -208,7 +209,7 @@ def evaluate(
                 start = time.perf_counter()
                 validation = protocol.validation(split, seed, index)
                 params, tried = G.search(
-                    lambda p: _instantiate(spec.name, p, seed), spec.params, spec.grid,
+                    functools.partial(_instantiate, spec.name, seed=seed), spec.params, spec.grid,
                     protocol, validation, k, select_by,
                 )
                 grid_seconds += time.perf_counter() - start

@@ -92,7 +92,11 @@ class ModelRegistry:
         except Exception as exc:
             # teamrec's own errors say what is wrong with the data or settings; anything
             # else is a bug, whose details stay in the server log.
-            message = str(exc) if isinstance(exc, TeamrecError) else f"internal error ({type(exc).__name__}); see the server log"
+            message = (
+                str(exc)
+                if isinstance(exc, TeamrecError)
+                else f"internal error ({type(exc).__name__}); see the server log"
+            )
             self.failures[team] = {"at": time.time(), "message": message}
             raise
         self.failures.pop(team, None)

@@ -7,7 +7,7 @@ answers has a model, so the OpenAPI document at ``/docs`` describes it exactly.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -157,7 +157,9 @@ class ModelOut(_Out):
     train_seconds: float
     people: int
     items: int
-    item_kind: Literal["channel", "item"] = Field(description="what the items are: channels (people are in them) or any other item")
+    item_kind: Literal["channel", "item"] = Field(
+        description="what the items are: channels (people are in them) or any other item"
+    )
     private_items: int
     interactions: int
     format: str | None
@@ -199,14 +201,14 @@ class EventIn(BaseModel):
         if value is None:
             return value
         if isinstance(value, datetime):
-            value = (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).timestamp()
+            value = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
         if not math.isfinite(value) or not 0.0 <= value <= MAX_TIMESTAMP:
             raise ValueError("timestamp must be a time between 1970 and 2100")
         return value
 
     def epoch(self) -> float:
         """Epoch seconds, NaN when the event has no time."""
-        return math.nan if self.timestamp is None else float(self.timestamp)
+        return math.nan if self.timestamp is None else float(self.timestamp)  # type: ignore[arg-type]  # seconds by now
 
 
 class EventBatch(BaseModel):

@@ -40,6 +40,7 @@ class ServingIndex:
         self.private = np.asarray(data.private, dtype=bool).copy()
         self.private.setflags(write=False)
         self.has_private = bool(self.private.any())
+        assert data.members is not None  # build_matrix always fills it
         self.members = data.members.tocsr()
         matrix = data.matrix
         self.item_size = np.bincount(matrix.indices, minlength=self.n_items).astype(np.int64)
@@ -47,7 +48,7 @@ class ServingIndex:
         # Search keys and the default order of the pickers (largest first, then by name).
         self._item_keys = [n.casefold() for n in self.item_names]
         self._user_keys = [
-            (n.casefold(), h.casefold()) for n, h in zip(self.user_names, self.user_handles)
+            (n.casefold(), h.casefold()) for n, h in zip(self.user_names, self.user_handles, strict=True)
         ]
         self._item_order = sorted(range(self.n_items), key=lambda i: (-self.item_size[i], self._item_keys[i]))
         self._user_order = sorted(range(self.n_users), key=lambda u: (-self.user_size[u], self._user_keys[u][0]))

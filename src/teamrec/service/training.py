@@ -66,7 +66,12 @@ def load(name: str, team: TeamSettings) -> Trained:
     return Trained(
         model=model,
         seconds=time.perf_counter() - start,
-        info={"format": "saved model", "source": Path(team.model_dir).name, "source_events": None, "store_events": None},
+        info={
+            "format": "saved model",
+            "source": Path(team.model_dir).name,
+            "source_events": None,
+            "store_events": None,
+        },
     )
 
 

@@ -76,6 +76,7 @@ class SQLiteEventStore:
                     [None if np.isnan(t) else float(t) for t in timestamps],
                     [now] * len(frame),
                     [batch] * len(frame),
+                    strict=True,
                 )
                 conn.executemany(
                     "INSERT INTO events (team, user, item, kind, value, timestamp, received_at, batch) "

@@ -22,6 +22,9 @@ from typing import Any
 from teamrec.data.dataset import Dataset
 from teamrec.errors import ConfigError, DataError
 
+#: Formats read from one file (a folder given for one of these is refused at once).
+SINGLE_FILE_FORMATS = frozenset({"csv", "jsonl", "parquet"})
+
 #: format name -> "module:function" of its reader (imported lazily).
 FORMATS: dict[str, str] = {
     "csv": "teamrec.data.sources.tabular:read_csv",
@@ -67,8 +70,15 @@ def read_source(
         raise ConfigError(f"unknown format {format!r}; known: {', '.join(sorted(FORMATS))}")
     if not p.exists():
         raise DataError("no such file or folder", file=str(path))
+    if format in SINGLE_FILE_FORMATS and p.is_dir():
+        raise DataError(f"a folder, not a {format} file", file=str(path))
     module_name, func_name = FORMATS[format].split(":")
     reader = getattr(importlib.import_module(module_name), func_name)
-    if format == "teamrec":
-        return reader(p)
-    return reader(p, skip_bad_rows=skip_bad_rows, progress=progress, **options)
+    try:
+        if format == "teamrec":
+            return reader(p)
+        return reader(p, skip_bad_rows=skip_bad_rows, progress=progress, **options)
+    except RecursionError:
+        raise DataError("JSON nested too deeply to read", file=str(path)) from None
+    except OSError as exc:  # a folder where a file was expected, no permission, a read error
+        raise DataError(f"cannot read ({exc.strerror or exc})", file=str(exc.filename or path)) from None

@@ -19,11 +19,11 @@ import csv
 import io
 import re
 import warnings
-from contextlib import closing, contextmanager
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teamrec.data.dataset import Dataset
-from teamrec.data.events import DEFAULT_TEAM, EVENT_COLUMNS
+from teamrec.data.events import (
+    DEFAULT_TEAM,
+    EVENT_COLUMNS,
+    MAX_EVENT_VALUE,
+    TIMESTAMP_RANGE,
+    VALUE_RANGE,
+    timestamps_out_of_range,
+)
 from teamrec.errors import ConfigError, DataError
 
 #: ``progress(done_bytes, total_bytes)``, as in :mod:`teamrec.data.sources`.
@@ -154,6 +161,21 @@ def id_strings(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(text, dtype=object), missing | (text == "") & ~invalid, invalid
 
 
+#: Why an id with a ``/`` is refused (teams, people and items are named in URL paths).
+SLASH_REASON = "{value!r}: ids may not contain '/' (they name teams, people and items in URLs)"
+
+
+def slashed(text: np.ndarray) -> np.ndarray:
+    """Where an id (text) contains ``/``.
+
+    Ids are path segments of the HTTP API (``/teams/{team}/items/{item}``); one with a ``/``
+    could be stored but never asked for again, so readers refuse it with a clear message.
+    """
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    return np.asarray(pd.Series(text, dtype=object).str.contains("/", regex=False, na=False), dtype=bool)
+
+
 def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Floats from a column of numbers or numeric text.
 
@@ -164,6 +186,9 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     fast = _arrow_floats(column)
     if fast is not None:
         values = fast
+    elif column.dtype.kind == "b" or isinstance(column.dtype, pd.BooleanDtype):
+        # An all-true/false column (JSON, Parquet) is not a column of numbers: true is not 1.
+        values = np.full(len(column), np.nan)
     elif column.dtype.kind in "iuf":
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -172,7 +197,7 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
             dtype=np.float64, na_value=np.nan, copy=True
         )
         if column.dtype == object:  # JSON true/false are not numbers here
-            values[as_object.map(type).to_numpy() == bool] = np.nan
+            values[as_object.map(type).isin((bool,)).to_numpy()] = np.nan
     bad = ~missing & ~np.isfinite(values)
     return values, missing, bad
 
@@ -207,7 +232,7 @@ def parse_timestamps(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     text_rows = np.flatnonzero(bad)
     if len(text_rows):
         text = column.iloc[text_rows].astype(object)
-        is_text = text.map(type).to_numpy() == str
+        is_text = text.map(type).isin((str,)).to_numpy()
         stamps = pd.to_datetime(
             text.where(is_text, None), errors="coerce", utc=True, format="ISO8601"
         )
@@ -235,7 +260,7 @@ class EventColumns:
     def required(self) -> dict[str, str]:
         """The columns read, user and item first (the order missing ones are reported in)."""
         order = ("user", "item", "kind", "value", "timestamp", "team")
-        return {f: self.sources[f] for f in order if self.sources.get(f) is not None}
+        return {f: source for f in order if (source := self.sources.get(f)) is not None}
 
 
 def events_from_raw(
@@ -268,6 +293,8 @@ def events_from_raw(
         text, missing, invalid = id_strings(raw[src])
         add(src, Check(src, missing, spec.missing_reason))
         add(src, Check(src, invalid, "not a text or a number: {value!r}", raw[src].to_numpy()))
+        if name != "kind":
+            add(src, Check(src, ~missing & ~invalid & slashed(text), SLASH_REASON, text))
         out[name] = text
     if spec.kind_values is not None:
         src = spec.sources.get("kind")
@@ -292,9 +319,14 @@ def events_from_raw(
             values, missing, bad = parse_numbers(raw[src])
             add(src, Check(src, missing, spec.missing_reason))
             add(src, Check(src, bad, "not a finite number: {value!r}", raw_values))
+            with np.errstate(invalid="ignore"):
+                too_big = ~bad & (np.abs(values) > MAX_EVENT_VALUE)
+            add(src, Check(src, too_big, f"{{value!r}}: {VALUE_RANGE}", raw_values))
         else:
             values, bad = parse_timestamps(raw[src])
             add(src, Check(src, bad, "not a timestamp (Unix seconds or ISO 8601): {value!r}",
+                           raw_values))
+            add(src, Check(src, ~bad & timestamps_out_of_range(values), f"{{value!r}}: {TIMESTAMP_RANGE}",
                            raw_values))
         out[name] = values
     ordered = [c for _, c in sorted(checks, key=lambda pair: pair[0])]
@@ -332,7 +364,7 @@ class Delimited:
     header: bool = True
     names: Sequence[str] | None = None
     encoding: str = "utf-8"
-    quoting: int = csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
 
     @property
     def label(self) -> str:
@@ -386,7 +418,22 @@ def read_header(spec: Delimited) -> list[str]:
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
         head = pd.read_csv(spec.path, sep=spec.sep, nrows=0, dtype=str, index_col=False,
                            encoding=spec.encoding, quoting=spec.quoting, engine="c")
+    _refuse_repeated_names(spec)
     return [str(c) for c in head.columns]
+
+
+def _refuse_repeated_names(spec: Delimited) -> None:
+    """A header naming one column twice is an error: the parser would quietly rename the second
+    (``user.1``) and the reader use the first, whichever held the data meant."""
+    with open(spec.path, encoding=spec.encoding, errors="replace", newline="") as fh:
+        first = fh.readline(1 << 20)
+    names = next(csv.reader([first], delimiter=spec.sep, quoting=spec.quoting, strict=False), [])
+    seen: set[str] = set()
+    for name in (n.strip() for n in names):
+        if name and name in seen:
+            raise DataError("this column name appears twice in the header", file=spec.label, line=1,
+                            field=name)
+        seen.add(name)
 
 
 def require_columns(
@@ -400,11 +447,17 @@ def require_columns(
 
 
 _LINE_RE = re.compile(r"(?:in|Skipping) line (\d+)")
+_EOF_IN_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 def _parser_error(exc: Exception, spec: Delimited) -> DataError:
     """``Expected 4 fields in line 7, saw 5`` -> DataError(line 7, "expected 4 fields, saw 5")."""
     text = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    quote = _EOF_IN_QUOTE_RE.search(text)
+    if quote:  # the parser counts records from 0, the header included
+        record = int(quote.group(1)) - (1 if spec.header else 0)
+        return DataError("unterminated quote: a quoted field that starts on this line never closes",
+                         file=spec.label, line=LineMap(spec)(record))
     match = _LINE_RE.search(text)
     line = int(match.group(1)) if match else None
     reason = re.sub(r"\s+", " ", _LINE_RE.sub("", text)).replace(" ,", ",").strip(" :")
@@ -489,7 +542,7 @@ def read_delimited(
 
 def read_table(spec: Delimited) -> pd.DataFrame:
     """A whole (small) delimited file as text columns, e.g. a metadata side file."""
-    with closing(read_delimited(spec)) as reading:
+    with closing(read_delimited(spec)) as reading:  # type: ignore[type-var]  # a generator has close()
         chunks = [chunk for chunk, _, _ in reading]
     if not chunks:
         return pd.DataFrame({name: pd.Series([], dtype=str) for name in read_header(spec)})
@@ -521,14 +574,14 @@ def read_delimited_events(
     # Every column is read, not only the mapped ones: with ``usecols`` the parser would
     # silently accept a line with too many fields.
     reading = read_delimited(spec, skip_bad_rows=skip_bad_rows, progress=progress)
-    with closing(reading):
+    with closing(reading):  # type: ignore[type-var]  # a generator has close()
         for chunk, first_row, dropped in reading:
             rows += len(chunk) + dropped
             skipped += dropped
             if not len(chunk):
                 continue
             events, keep, bad = events_from_raw(
-                chunk, columns, file=spec.label, line_of=lambda r, f=first_row: line_of(f + r),
+                chunk, columns, file=spec.label, line_of=_offset(line_of, first_row),
                 skip_bad_rows=skip_bad_rows,
             )
             skipped += bad
@@ -547,6 +600,11 @@ def read_delimited_events(
         if duplicates:
             events = events.loc[~repeat].reset_index(drop=True)
     return events, skipped, duplicates
+
+
+def _offset(line_of: Callable[[int], int], first: int) -> Callable[[int], int]:
+    """``line_of`` for the rows of a chunk that starts at row ``first``."""
+    return lambda row: line_of(first + row)
 
 
 def _read_notes(caught: list[warnings.WarningMessage]) -> tuple[int, bool]:

@@ -37,6 +37,14 @@ What becomes what:
   (or missing from ``users.json``) are counted in ``info["messages_left_out"]`` and
   ``info["reactions_left_out"]``.
 
+Fields of the wrong JSON type (a ``tz`` that is a number, a ``creator`` that is an object)
+are read as absent, so every metadata column holds one type and can be stored as Parquet.
+
+A zip is inflated with limits (:data:`MAX_UNZIPPED_BYTES` in all, reader option
+``max_unzipped_bytes``; and no member over 1 MiB may inflate more than :data:`MAX_RATIO` times):
+a few hundred kilobytes that inflate to gigabytes (a "zip bomb") are refused with a clear
+message instead of filling the memory.
+
 Reading JSON is per file and per message (the format forces it); every frame is built once
 from collected tuples and classified with column operations. A day file that is not valid
 JSON is a :class:`DataError` naming the file and line; with ``skip_bad_rows`` it is skipped
@@ -57,11 +65,21 @@ import numpy as np
 import pandas as pd
 
 from teamrec.data.dataset import Dataset
-from teamrec.data.events import EVENT_COLUMNS
+from teamrec.data.events import EVENT_COLUMNS, timestamps_out_of_range
 from teamrec.data.sources._common import Progress, make_dataset, reject_unknown_options
-from teamrec.errors import DataError
+from teamrec.errors import ConfigError, DataError
 
 SLACKBOT = "USLACKBOT"
+#: The most bytes a zipped export may inflate to, all files together (a real export of a
+#: large workspace stays well under it; raise it with ``max_unzipped_bytes``).
+MAX_UNZIPPED_BYTES = 4 << 30
+#: The most a member larger than :data:`_RATIO_FROM` may inflate, per compressed byte: Slack's
+#: JSON compresses about 5-20 times; a zip bomb a thousand times or more.
+MAX_RATIO = 200
+_RATIO_FROM = 1 << 20
+#: What zipfile raises for a damaged or unsupported archive (an encrypted member is a
+#: RuntimeError, an unknown compression method NotImplementedError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError)
 #: Message subtypes that count as someone posting in the channel.
 POSTING_SUBTYPES = ("thread_broadcast",)
 
@@ -70,8 +88,9 @@ POSTING_SUBTYPES = ("thread_broadcast",)
 class _Export:
     """The ``.json`` files of an export, by path relative to its root, from a folder or a zip."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> None:
         self.path = path
+        self.budget = max_unzipped_bytes
         self._zip: zipfile.ZipFile | None = None
         self._root = ""
         self._sizes: dict[str, int] = {}
@@ -89,7 +108,7 @@ class _Export:
         try:
             self._zip = zipfile.ZipFile(self.path)
             members = [m for m in self._zip.infolist() if not m.is_dir()]
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise DataError(f"not a readable zip file ({exc})", file=str(self.path)) from None
         members = [m for m in members if not m.filename.startswith("__MACOSX/")]
         roots = sorted(
@@ -105,6 +124,20 @@ class _Export:
                 rel = m.filename[len(self._root):]
                 if rel.count("/") <= 1:
                     self._sizes[rel] = m.file_size
+                    self._check_ratio(m)
+        declared = sum(self._sizes.values())
+        if declared > self.budget:
+            raise DataError(self._too_big(f"its files inflate to {declared:,} bytes"), file=str(self.path))
+
+    def _too_big(self, what: str) -> str:
+        return (f"refusing to unzip: {what}, over the limit of {self.budget:,} bytes "
+                "(a zip bomb? raise max_unzipped_bytes to read a larger export)")
+
+    def _check_ratio(self, member: zipfile.ZipInfo) -> None:
+        if member.file_size > _RATIO_FROM and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+            raise DataError(
+                f"refusing to unzip: {member.file_size:,} bytes from {member.compress_size:,} compressed, more "
+                f"than {MAX_RATIO} times (a zip bomb?)", file=self.label(member.filename[len(self._root):]))
 
     def close(self) -> None:
         if self._zip is not None:
@@ -127,13 +160,20 @@ class _Export:
         """Parse one file; broken JSON is a :class:`DataError` naming file and line."""
         try:
             if self._zip is not None:
-                data = self._zip.read(self._root + rel)
+                # The sizes a zip declares can lie: read at most what is left of the budget.
+                with self._zip.open(self._root + rel) as fh:
+                    data = fh.read(self.budget + 1)
+                if len(data) > self.budget:
+                    raise DataError(self._too_big("it inflates to more than it declares"), file=self.label(rel))
+                self.budget -= len(data)
             else:
                 data = (self.path / rel).read_bytes()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise DataError(f"unreadable ({exc})", file=self.label(rel)) from None
         try:
             return json.loads(data)
+        except RecursionError:
+            raise DataError("JSON nested too deeply to read", file=self.label(rel)) from None
         except json.JSONDecodeError as exc:
             raise DataError(f"broken JSON: {exc.msg} (column {exc.colno})",
                             file=self.label(rel), line=exc.lineno) from None
@@ -157,15 +197,19 @@ def read_slack_export(
     skip_bad_rows: bool = False,
     progress: Progress | None = None,
     team: str | None = None,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
     **options: Any,
 ) -> Dataset:
     """Read a Slack export folder or ``.zip`` into channel items, people and activity events.
 
-    ``team`` overrides the team id taken from ``users.json``.
+    ``team`` overrides the team id taken from ``users.json``; ``max_unzipped_bytes`` caps
+    what a zip may inflate to.
     """
     reject_unknown_options("slack-export", options)
+    if not isinstance(max_unzipped_bytes, int) or max_unzipped_bytes < 1:
+        raise ConfigError(f"max_unzipped_bytes must be a positive whole number, got {max_unzipped_bytes!r}")
     path = Path(path)
-    export = _Export(path)
+    export = _Export(path, max_unzipped_bytes)
     try:
         return _read(export, skip_bad_rows=skip_bad_rows, progress=progress, team=team)
     finally:
@@ -263,14 +307,14 @@ def _users(raw: list[dict[str, Any]], team: str) -> pd.DataFrame:
     """One row per entry of ``users.json``, with ``kept`` = neither bot nor deleted."""
     rows = []
     for u in raw:
-        profile = u.get("profile") if isinstance(u.get("profile"), dict) else {}
+        profile = u["profile"] if isinstance(u.get("profile"), dict) else {}
         rows.append((
             u["id"],
-            u.get("real_name") or profile.get("real_name") or u.get("name") or u["id"],
-            u.get("name") or "",
-            bool(u.get("is_bot", False)),
-            bool(u.get("deleted", False)),
-            u.get("tz") or "",
+            _str(u.get("real_name")) or _str(profile.get("real_name")) or _str(u.get("name")) or u["id"],
+            _str(u.get("name")),
+            u.get("is_bot") is True,
+            u.get("deleted") is True,
+            _str(u.get("tz")),
         ))
     users = pd.DataFrame.from_records(
         rows, columns=["user", "name", "handle", "is_bot", "deleted", "tz"]
@@ -290,19 +334,19 @@ def _channels(export: _Export, team: str) -> pd.DataFrame:
             if not isinstance(c.get("name"), str):
                 raise DataError(f"channel {c['id']} has no name", file=export.label(file),
                                 field="name")
-            listed = c.get("members") if isinstance(c.get("members"), list) else []
+            listed = c["members"] if isinstance(c.get("members"), list) else []
             members = [m for m in listed if type(m) is str]
             rows.append((
                 c["id"],
                 c["name"],
                 _text(c.get("purpose")),
-                private or bool(c.get("is_private", False)),
-                bool(c.get("is_archived", False)),
+                private or c.get("is_private") is True,
+                c.get("is_archived") is True,
                 _text(c.get("topic")),
                 _number(c.get("created")),
-                c.get("creator") or "",
+                _str(c.get("creator")),
                 len(members),
-                bool(c.get("is_general", False)),
+                c.get("is_general") is True,
                 members,
             ))
     channels = pd.DataFrame.from_records(rows, columns=[
@@ -314,17 +358,26 @@ def _channels(export: _Export, team: str) -> pd.DataFrame:
 
 
 def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+    """A finite number from a number or numeric text (not true/false); NaN otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return np.nan
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return np.nan
+    return number if np.isfinite(number) else np.nan
+
+
+def _str(value: Any) -> str:
+    """A text field as text; a value of another JSON type (a number, an object) as absent."""
+    return value if isinstance(value, str) else ""
 
 
 def _text(field: Any) -> str:
-    """``purpose`` / ``topic`` are ``{"value": ...}`` objects in exports."""
+    """``purpose`` / ``topic`` are ``{"value": ...}`` objects in exports (or plain text)."""
     if isinstance(field, dict):
-        return str(field.get("value") or "")
-    return str(field or "")
+        field = field.get("value")
+    return _str(field)
 
 
 def _collect(
@@ -409,8 +462,11 @@ def _activity(
 
 
 def _seconds(ts: pd.Series) -> np.ndarray:
-    """Slack ``ts`` strings (``"1662120957.649119"``) as float seconds; NaN when unusable."""
-    return pd.to_numeric(ts, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    """Slack ``ts`` strings (``"1662120957.649119"``) as float seconds; NaN when unusable,
+    including times outside 1970 .. 2100 (a garbled ``ts`` must not skew time decay)."""
+    seconds = pd.to_numeric(ts, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    seconds[timestamps_out_of_range(seconds)] = np.nan
+    return seconds
 
 
 def _memberships(channels: pd.DataFrame, msgs: pd.DataFrame, kept: pd.Series) -> pd.DataFrame:

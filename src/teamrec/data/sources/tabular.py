@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,22 @@ def _jsonl_blocks(path: Path, progress: Progress | None) -> Iterator[tuple[list[
                 progress(fh.tell(), total)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(text: str, record: Any) -> bool:
+    """Whether a decoded line holds a string with an unpaired surrogate (``"\\ud800"``),
+    which JSON allows but no text encoding can store. Only lines with such an escape are
+    checked (a proper pair decodes to one character and encodes fine)."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return False
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _parse_jsonl(
     lines: list[str], first_line: int, *, file: str, skip_bad_rows: bool
 ) -> tuple[list[dict[str, Any]], np.ndarray, int]:
@@ -202,8 +219,8 @@ def _parse_jsonl(
     numbers += first_line
     try:
         records = list(map(json.loads, texts))
-        good = all(type(r) is dict for r in records)
-    except ValueError:
+        good = all(type(r) is dict for r in records) and not any(map(_lone_surrogate, texts, records))
+    except (ValueError, RecursionError):
         good = False
     if good:
         return records, numbers, 0
@@ -212,6 +229,10 @@ def _parse_jsonl(
         try:
             record = json.loads(text)
             reason = None if type(record) is dict else "not a JSON object"
+            if reason is None and _lone_surrogate(text, record):
+                reason = "a string holds a lone surrogate escape (\\ud800-\\udfff): not Unicode text"
+        except RecursionError:
+            reason = "JSON nested too deeply"
         except ValueError as exc:
             reason = f"broken JSON: {getattr(exc, 'msg', exc)}"
         if reason is None:
@@ -221,6 +242,14 @@ def _parse_jsonl(
         else:
             raise DataError(reason, file=file, line=int(numbers[i]))
     return records, numbers[keep], int((~keep).sum())
+
+
+def _numbered(numbers: np.ndarray | int) -> Callable[[int], int]:
+    """How a chunk's row maps to the line errors give: its entry of the array of line numbers,
+    or (Parquet, which has no lines) the 1-based row counted from ``numbers``."""
+    if isinstance(numbers, np.ndarray):
+        return lambda row: int(numbers[row])
+    return lambda row: numbers + row
 
 
 def read_jsonl(
@@ -261,7 +290,7 @@ def read_jsonl(
         spec = EventColumns(spec.sources, spec.constants, spec.kind_values,
                             missing_reason="missing or null")
         events, _, bad = events_from_raw(
-            raw, spec, file=file, line_of=lambda r, n=numbers: int(n[r]),
+            raw, spec, file=file, line_of=_numbered(numbers),
             skip_bad_rows=skip_bad_rows,
         )
         skipped += bad
@@ -272,14 +301,50 @@ def read_jsonl(
 
 
 # -- Parquet -----------------------------------------------------------------------------------
-def _arrow_to_pandas(batch: pa.RecordBatch, id_columns: set[str]) -> pd.DataFrame:
-    """A batch as pandas, integer id columns cast to text in Arrow (no float detour)."""
+#: Units of an Arrow timestamp, per second.
+_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
+def check_parquet_types(schema: pa.Schema, id_columns: set[str], *, file: str) -> None:
+    """Refuse, by column, types that cannot hold what the column is for: a list, struct or map
+    where an id is expected (it would become text such as ``"[1 2]"``)."""
+    for name in id_columns:
+        kind = schema.field(name).type
+        if pa.types.is_nested(kind) or pa.types.is_dictionary(kind) and pa.types.is_nested(kind.value_type):
+            raise DataError(f"a column of {kind}, not of ids (text or whole numbers)", file=file, field=name)
+
+
+def _arrow_to_pandas(batch: pa.RecordBatch, id_columns: set[str], *, file: str, first_row: int) -> pd.DataFrame:
+    """A batch as pandas: integer id columns cast to text in Arrow (no float detour), binary
+    ids decoded as UTF-8 (bytes that are not text are an error naming the row), timestamps as
+    float seconds (so a year 30000 is reported as out of range, not a pandas overflow)."""
     arrays = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in id_columns and pa.types.is_integer(column.type):
             column = pc.cast(column, pa.string())
+        elif name in id_columns and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+            try:
+                column = pc.cast(column, pa.string())
+            except pa.ArrowInvalid:
+                bad = _first_non_utf8(column)
+                raise DataError("bytes that are not UTF-8 text", file=file, line=first_row + bad + 1,
+                                field=name) from None
+        elif pa.types.is_timestamp(column.type):
+            raw = pc.cast(column, pa.int64())
+            column = pc.divide(pc.cast(raw, pa.float64(), safe=False), _PER_SECOND[column.type.unit])
         arrays[name] = column
     return pa.RecordBatch.from_pydict(arrays).to_pandas()
+
+
+def _first_non_utf8(column: pa.Array) -> int:
+    """The index of the first value of a binary column that is not UTF-8 text (rare path)."""
+    for i, value in enumerate(column.to_pylist()):
+        if value is not None:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                return i
+    return 0
 
 
 def read_parquet(
@@ -310,15 +375,16 @@ def read_parquet(
                                 team=team, kind=kind)
     require_columns(spec.required(), found, file=file, line=None)
     wanted = sorted({s for s in spec.sources.values() if s is not None}, key=found.index)
-    id_columns = {spec.sources[f] for f in ("team", "user", "item", "kind")} - {None}
+    id_columns = {s for f in ("team", "user", "item", "kind") if (s := spec.sources[f]) is not None}
+    check_parquet_types(parquet.schema_arrow, id_columns, file=file)
     n_rows = max(parquet.metadata.num_rows, 1)
     parts: list[pd.DataFrame] = []
     skipped = first_row = 0
     try:
         for batch in parquet.iter_batches(batch_size=_common.CHUNK_ROWS, columns=wanted):
-            raw = _arrow_to_pandas(batch, id_columns)
+            raw = _arrow_to_pandas(batch, id_columns, file=file, first_row=first_row)
             events, _, bad = events_from_raw(
-                raw, spec, file=file, line_of=lambda r, f=first_row: f + r + 1,
+                raw, spec, file=file, line_of=_numbered(first_row + 1),
                 skip_bad_rows=skip_bad_rows,
             )
             skipped += bad

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 
@@ -48,7 +48,7 @@ def team_service(request: Request, access: TeamAccess) -> TeamService:
     return request.app.state.service.team(access.team)
 
 #: Error responses every team route may give, for the OpenAPI document.
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key or a wrong key where one is needed"},
     403: {"description": "the key belongs to another team or lacks the scope; a private item for a non-member"},
     404: {"description": "unknown team, item or person"},

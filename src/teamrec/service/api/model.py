@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ def model_info(service, state) -> dict:
         "algorithm": model.algorithm.name,
         "params": model.algorithm.get_params(),
         "model_version": state.version,
-        "trained_at": datetime.fromtimestamp(state.trained_at, tz=timezone.utc),
+        "trained_at": datetime.fromtimestamp(state.trained_at, tz=UTC),
         "train_seconds": round(state.train_seconds, 4),
         "people": model.data.n_users,
         "items": model.data.n_items,
@@ -53,7 +53,7 @@ def get_model(access: ReadTeam, request: Request):
 def _failure(failure: dict | None) -> dict | None:
     if failure is None:
         return None
-    return {"at": datetime.fromtimestamp(failure["at"], tz=timezone.utc), "message": failure["message"]}
+    return {"at": datetime.fromtimestamp(failure["at"], tz=UTC), "message": failure["message"]}
 
 
 @router.post("/retrain", response_model=ModelOut, responses={202: {"model": ModelOut}})
