@@ -9,7 +9,7 @@ items -- so an algorithm that learns anything must recommend same-parity items.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -176,7 +176,7 @@ def quick(name: str) -> Algorithm:
     from teamrec.algorithms.registry import get_algorithm
 
     klass = get_algorithm(name)
-    params = {k: v for k, v in QUICK_PARAMS.get(name, {}).items() if k in klass.Config.model_fields}
+    params: dict[str, Any] = {k: v for k, v in QUICK_PARAMS.get(name, {}).items() if k in klass.Config.model_fields}
     return klass(**params)
 
 

@@ -137,8 +137,9 @@ def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.Dat
 
     On top of :func:`normalize_events` (columns, types, finite values within
     +-:data:`MAX_EVENT_VALUE`, times NaN or within 1970..2100): no id or kind made only of blanks
-    or longer than its limit, and no true/false where a number belongs. Raises :class:`DataError` naming the row (``line`` is the 0-based row + 2, as for a
-    file with a header) and field; returns the normalised frame.
+    or longer than its limit, no ``/`` in an id (ids are URL path segments), and no true/false
+    where a number belongs. Raises :class:`DataError` naming the row (``line`` is the 0-based
+    row + 2, as for a file with a header) and field; returns the normalised frame.
     """
     for col in ("value", "timestamp"):
         if col not in frame.columns:
@@ -163,7 +164,26 @@ def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.Dat
         if long.any():
             row = int(np.flatnonzero(long)[0])
             raise DataError(f"longer than {limit} characters", file=source, line=row + 2, field=col)
+        slash = slashed(text) if col != "kind" else np.zeros(len(text), dtype=bool)
+        if slash.any():
+            row = int(np.flatnonzero(slash)[0])
+            raise DataError(SLASH_REASON.format(value=text[row]), file=source, line=row + 2, field=col)
     return out
+
+
+#: Why an id with a ``/`` is refused (teams, people and items are named in URL paths).
+SLASH_REASON = "{value!r}: ids may not contain '/' (they name teams, people and items in URLs)"
+
+
+def slashed(text: np.ndarray) -> np.ndarray:
+    """Where an id (text) contains ``/``.
+
+    Ids are path segments of the HTTP API (``/teams/{team}/items/{item}``); one with a ``/``
+    could be stored but never asked for again, so readers refuse it with a clear message.
+    """
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    return np.asarray(pd.Series(text, dtype=object).str.contains("/", regex=False, na=False), dtype=bool)
 
 
 def timestamps_out_of_range(seconds: np.ndarray) -> np.ndarray:

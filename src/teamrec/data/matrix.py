@@ -481,7 +481,8 @@ def extend_matrix(
         rr = users.lookup(rules["user"].to_numpy())
         rc = items.lookup(rules["item"].to_numpy(), missing="ignore")
         ok = rc >= 0
-        excluded = (excluded + sp.csr_matrix((np.ones(ok.sum(), dtype=bool), (rr[ok], rc[ok])), shape=shape)).astype(bool)
+        added = sp.csr_matrix((np.ones(ok.sum(), dtype=bool), (rr[ok], rc[ok])), shape=shape)
+        excluded = (excluded + added).astype(bool)
     members = (members + _membership(interactions, users, items)).astype(bool)
 
     kept = interactions

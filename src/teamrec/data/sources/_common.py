@@ -35,8 +35,10 @@ from teamrec.data.events import (
     DEFAULT_TEAM,
     EVENT_COLUMNS,
     MAX_EVENT_VALUE,
+    SLASH_REASON,
     TIMESTAMP_RANGE,
     VALUE_RANGE,
+    slashed,
     timestamps_out_of_range,
 )
 from teamrec.errors import ConfigError, DataError
@@ -159,21 +161,6 @@ def id_strings(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             invalid = values.map(type).isin((list, dict)).to_numpy()
         text = values.where(~(missing | invalid), "").astype(str).to_numpy(dtype=object)
     return np.asarray(text, dtype=object), missing | (text == "") & ~invalid, invalid
-
-
-#: Why an id with a ``/`` is refused (teams, people and items are named in URL paths).
-SLASH_REASON = "{value!r}: ids may not contain '/' (they name teams, people and items in URLs)"
-
-
-def slashed(text: np.ndarray) -> np.ndarray:
-    """Where an id (text) contains ``/``.
-
-    Ids are path segments of the HTTP API (``/teams/{team}/items/{item}``); one with a ``/``
-    could be stored but never asked for again, so readers refuse it with a clear message.
-    """
-    if not len(text):
-        return np.zeros(0, dtype=bool)
-    return np.asarray(pd.Series(text, dtype=object).str.contains("/", regex=False, na=False), dtype=bool)
 
 
 def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,12 +35,13 @@ async def _recommend(
     access, request, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool
 ):
     service = team_service(request, access)
-    call = (service.recommend, caller(access), user, k)
-    options = {"exclude": exclude, "candidates": candidates, "explain": explain}
-    if explain:  # reasons are computed per result: off the event loop
-        answer: Answer = await run_in_threadpool(*call, **options)
-    else:  # the hot path: well under a millisecond, answered inline
-        answer = call[0](*call[1:], **options)
+
+    def call() -> Answer:
+        return service.recommend(caller(access), user, k, exclude=exclude, candidates=candidates, explain=explain)
+
+    # reasons are computed per result: off the event loop; without them the hot path is well
+    # under a millisecond, answered inline
+    answer = await run_in_threadpool(call) if explain else call()
     body = {"team": answer.team, "user": user, "model_version": answer.model_version,
             "results": [r.to_dict() for r in answer.results]}
     # Built from plain str/float/None values in the RecommendationsOut shape (a test checks
