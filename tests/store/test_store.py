@@ -160,7 +160,7 @@ class StoreContract:
             ("user", "   ", "blank"),
             ("item", "x" * 300, "longer than 256"),
             ("kind", " ", "blank"),
-            ("value", 2e9, "at most 1e\+09"),
+            ("value", 2e9, "at most 1e.09"),
             ("value", True, "true/false"),
             ("timestamp", -5.0, "between 1970 and 2100"),
             ("timestamp", 5e9, "between 1970 and 2100"),
