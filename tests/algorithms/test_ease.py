@@ -98,6 +98,7 @@ def test_counts_and_fractional_activity_are_not_ratings() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~1.5 min on 2 idle cores; 10 min when the machine is shared
 def test_seventeen_thousand_items_fit_without_crashing() -> None:
     """Issue 13: multithreaded OpenBLAS potrf segfaulted at ~16,000 items (Last.fm 2K: 17,632).
     The blocked inverse must fit 17,000 items in this process and give an exact inverse."""

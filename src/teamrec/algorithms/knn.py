@@ -44,6 +44,14 @@ class KNNConfig(AlgorithmConfig):
     threads: int = Field(0, ge=0, description="threads for the similarity products (0: one per core)")
 
 
+class ItemKNNConfig(KNNConfig):
+    """Item-item defaults measured on the four real data sets (docs/benchmarks.md, issue 13):
+    200 neighbours with shrinkage 10 beat 50 without shrinkage on every one of them."""
+
+    neighbors: int | None = Field(200, ge=1, description="neighbours kept per row (None: every positive one)")
+    shrinkage: float = Field(10.0, ge=0.0, description="multiply by n_common / (n_common + shrinkage)")
+
+
 class _Neighbourhood(Algorithm):
     """Shared machinery: a pruned similarity between *entities* (items or users), learnt as
     ``similarity_`` and kept up to date incrementally."""
@@ -149,7 +157,7 @@ class ItemKNN(_Neighbourhood):
     """
 
     name = "item-knn"
-    Config = KNNConfig
+    Config = ItemKNNConfig
     axis = "item"
 
     def _after_load(self) -> None:
