@@ -1,0 +1,217 @@
+"""``auto``: choose the algorithm and its main parameters per team, on the team's own data.
+
+``fit(X)`` carves a validation split out of ``X`` (per person, ``validation_share`` of their
+entries held out, drawn from the seed's validation stream: only the matrix it is given is
+ever seen, so inside an evaluation it never touches test data), fits every candidate on the
+rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric) on the
+held-out entries, refits the best candidate on the whole ``X`` and delegates every call to it.
+
+Deterministic by construction: the candidate list is decided from the data's size up front
+(:func:`candidates`), candidates are tried in that fixed order, and ties keep the earlier
+one. A wall-clock ``budget_seconds`` can stop the search early on a slow machine; when it
+does, ``budget_cut_`` records it (and which candidates were not tried), so a differing
+choice is never silent.
+
+What is learnt (saved with the model, arrays + JSON): ``choice_`` (algorithm name),
+``choice_params_``, ``validation_`` (every candidate's figure), ``budget_cut_``, and the
+chosen model's own state under the prefix ``inner_``. :meth:`summary` returns them as a
+small dict (what the service's ``/model`` shows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field, field_validator
+
+from teamrec.algorithms.base import Algorithm, AlgorithmConfig, Explanation, Predictions
+from teamrec.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+#: Stream number of the validation split (teamrec.evaluation.split.VALIDATION_STREAM's value,
+#: offset so that auto inside a grid search draws a different split than the grid).
+_AUTO_STREAM = 11
+_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate")
+#: Up to this many items EASE is searched over three lambdas; up to DENSE_ITEMS over one.
+SMALL_ITEMS = 5_000
+DENSE_ITEMS = 12_000
+
+
+class AutoConfig(AlgorithmConfig):
+    metric: str = Field("ndcg@10", description="validation metric to maximise (ndcg, recall, precision, map, hit_rate @k)")
+    validation_share: float = Field(0.2, gt=0.0, lt=1.0, description="share of each person's entries validated on")
+    seed: int = Field(0, ge=0, description="seed of the validation split")
+    budget_seconds: float = Field(900.0, gt=0, description="stop trying candidates after this wall-clock time")
+    candidates: list[str] | None = Field(
+        None, description="only these algorithms (None: every one that suits the data's size)"
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        name, _, at = value.partition("@")
+        if name not in _METRICS or not at.isdigit() or int(at) < 1:
+            raise ValueError(f"metric must be one of {', '.join(_METRICS)} followed by @k, got {value!r}")
+        return value
+
+
+def candidates(n_users: int, n_items: int, nnz: int) -> list[tuple[str, dict[str, Any]]]:
+    """The (algorithm, parameters) tried for data of this size, in order.
+
+    Decided from the size alone, so that the same data give the same search everywhere:
+    EASE (a dense ``n_items`` squared inverse, cubic time) only up to :data:`DENSE_ITEMS`
+    items, and over three lambdas only up to :data:`SMALL_ITEMS`; the sparse models always.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    if n_items <= SMALL_ITEMS:
+        out += [("ease", {"regularization_scale": s}) for s in (3.0, 10.0, 30.0)]
+    elif n_items <= DENSE_ITEMS:
+        out.append(("ease", {"regularization_scale": 10.0}))
+    out += [("rp3beta", {"beta": b}) for b in (0.0, 0.3, 0.5, 0.7)]
+    out += [("item-knn", {}), ("item-knn", {"neighbors": 50})]
+    out.append(("user-knn", {"neighbors": 50, "shrinkage": 10.0}))
+    density = nnz / max(n_users * n_items, 1)
+    # ALS's confidence weight: sparser data need more weight on the few entries there are.
+    out += [("als", {"alpha": a}) for a in ((1.0, 10.0) if density > 0.02 else (10.0, 40.0))]
+    return out
+
+
+def _validation_split(X: sp.csr_matrix, share: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(training part, held-out boolean matrix): per person a random ``share`` of the entries."""
+    from teamrec.evaluation import split as S  # model selection uses the evaluation's splits
+
+    val = S.holdout_split(X, share, S.rng(seed, S.VALIDATION_STREAM, _AUTO_STREAM), name="validation")
+    return val.train, val.relevant()
+
+
+def _measure(model: Algorithm, held_out: sp.csr_matrix, metric: str) -> float:
+    from teamrec.evaluation import metrics as M
+
+    k = int(metric.split("@")[1])
+    users = np.flatnonzero(np.diff(held_out.indptr))
+    recs, _ = model.recommend(users, k=k, exclude_seen=True)
+    return M.ranking_metrics(recs, held_out[users], [k], n_items=held_out.shape[1])[metric]
+
+
+class Auto(Algorithm):
+    """Per-team automatic choice of algorithm and parameters; see the module docstring."""
+
+    name = "auto"
+    Config = AutoConfig
+    config: AutoConfig
+
+    def _fit(self, X: sp.csr_matrix) -> None:
+        from teamrec.algorithms.registry import ALGORITHMS, create
+
+        c = self.config
+        todo = candidates(*X.shape, X.nnz)
+        if c.candidates is not None:
+            unknown = sorted(set(c.candidates) - set(ALGORITHMS) - {self.name})
+            if unknown or self.name in c.candidates:
+                raise ConfigError(f"auto: candidates must be registered algorithms other than auto: {unknown}")
+            todo = [(n, p) for n, p in todo if n in c.candidates]
+            todo += [(n, {}) for n in c.candidates if n not in {t[0] for t in todo}]
+        train, held_out = _validation_split(X, c.validation_share, c.seed)
+        if held_out.nnz == 0:
+            raise DataError("auto: nobody has two entries, so there is nothing to validate a choice on")
+        start = time.perf_counter()
+        results: list[dict[str, Any]] = []
+        self.budget_cut_ = False
+        self.not_tried_: list[str] = []
+        for position, (name, params) in enumerate(todo):
+            if results and time.perf_counter() - start > c.budget_seconds:  # at least one is tried
+                self.budget_cut_ = True
+                self.not_tried_ = [f"{n} {p}" for n, p in todo[position:]]
+                logger.warning("auto: budget of %.0f s spent; %d candidates not tried", c.budget_seconds,
+                               len(todo) - position)
+                break
+            t0 = time.perf_counter()
+            try:
+                value = _measure(create(name, params).fit(train), held_out, c.metric)
+            except MemoryError as exc:  # ModelTooLargeError included: too big for this machine
+                logger.info("auto: %s %s skipped: %s", name, params, exc)
+                continue
+            results.append({"algorithm": name, "params": params, c.metric: value,
+                            "fit_seconds": round(time.perf_counter() - t0, 3)})
+            logger.info("auto: %s %s %s=%.4f", name, params, c.metric, value)
+        if not results:
+            raise DataError("auto: no candidate could be fitted on these data")
+        best = max(range(len(results)), key=lambda i: (results[i][c.metric], -i))
+        self.choice_ = str(results[best]["algorithm"])
+        self.choice_params_ = dict(results[best]["params"])
+        self.validation_ = results
+        self.search_seconds_ = round(time.perf_counter() - start, 3)
+        self._inner = create(self.choice_, self.choice_params_).fit(X)
+
+    # -- persistence: the chosen model's state rides along under "inner_" --------------------
+    def _state(self) -> dict[str, Any]:
+        own = super()._state()
+        inner = {f"inner_{k}": v for k, v in self._inner._state().items() if k != "X_"}
+        return {**own, **inner}
+
+    def _after_load(self) -> None:
+        from teamrec.algorithms.registry import create
+
+        inner = create(self.choice_, self.choice_params_)
+        for key in [k for k in vars(self) if k.startswith("inner_")]:
+            setattr(inner, key[len("inner_"):], vars(self).pop(key))
+        inner.X_ = self.X_
+        inner._after_load()
+        self._inner = inner
+
+    def summary(self) -> dict[str, Any]:
+        """The choice and the validation figures behind it (for ``/model`` and reports)."""
+        self._check_fitted()
+        return {
+            "algorithm": self.choice_,
+            "params": self.choice_params_,
+            "metric": self.config.metric,
+            "validation": self.validation_,
+            "budget_cut": self.budget_cut_,
+            "not_tried": self.not_tried_,
+            "search_seconds": self.search_seconds_,
+        }
+
+    # -- delegation --------------------------------------------------------------------------
+    @property
+    def chosen(self) -> Algorithm:
+        """The fitted model auto chose."""
+        self._check_fitted()
+        return self._inner
+
+    def update(self, X: Any) -> Auto:
+        """Keep the choice and bring the chosen model up to date (a full ``fit`` searches again)."""
+        if not self.is_fitted:
+            return self.fit(X)
+        self._inner.update(X)
+        self.X_ = self._inner.X_
+        return self
+
+    def warm(self) -> Auto:
+        self.chosen.warm()
+        return self
+
+    def score(self, users: np.ndarray, user_items: sp.spmatrix | None = None) -> np.ndarray:
+        return self.chosen.score(users, user_items)
+
+    def _rank_keys(
+        self, users: np.ndarray, user_items: sp.spmatrix | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.chosen._rank_keys(users, user_items)
+
+    def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        return self.chosen.similar_items(items, k)
+
+    def similar_users(self, users: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        return self.chosen.similar_users(users, k)
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> Predictions:
+        return self.chosen.predict(users, items)
+
+    def explain(self, user: int, item: int, n: int = 5) -> Explanation:
+        return self.chosen.explain(user, item, n)
