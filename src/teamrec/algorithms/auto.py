@@ -3,8 +3,8 @@
 ``fit(X)`` carves a validation split out of ``X`` (per person, ``validation_share`` of their
 entries held out, drawn from the seed's validation stream: only the matrix it is given is
 ever seen, so inside an evaluation it never touches test data), fits every candidate on the
-rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric) on the
-held-out entries, refits the best candidate on the whole ``X`` and delegates every call to it.
+rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric, or
+``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, refits the best candidate on the whole ``X`` and delegates every call to it.
 
 Deterministic by construction: the candidate list is decided from the data's size up front
 (:func:`candidates`), candidates are tried in that fixed order, and ties keep the earlier
@@ -36,14 +36,20 @@ logger = logging.getLogger(__name__)
 #: Stream number of the validation split (teamrec.evaluation.split.VALIDATION_STREAM's value,
 #: offset so that auto inside a grid search draws a different split than the grid).
 _AUTO_STREAM = 11
-_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate")
+_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "sampled-recall")
 #: Up to this many items EASE is searched over three lambdas; up to DENSE_ITEMS over one.
 SMALL_ITEMS = 5_000
 DENSE_ITEMS = 12_000
 
 
 class AutoConfig(AlgorithmConfig):
-    metric: str = Field("ndcg@10", description="validation metric to maximise (ndcg, recall, precision, map, hit_rate @k)")
+    metric: str = Field(
+        "ndcg@10",
+        description="validation metric to maximise: ndcg, recall, precision, map, hit_rate @k over the whole "
+        "catalogue, or sampled-recall@k (each held-out item among `negatives` untouched ones, ties against it)",
+    )
+    folds: int = Field(2, ge=1, le=5, description="validation splits averaged per candidate")
+    negatives: int = Field(100, ge=1, description="untouched items per held-out item for sampled-recall")
     validation_share: float = Field(0.2, gt=0.0, lt=1.0, description="share of each person's entries validated on")
     seed: int = Field(0, ge=0, description="seed of the validation split")
     budget_seconds: float = Field(900.0, gt=0, description="stop trying candidates after this wall-clock time")
@@ -81,21 +87,47 @@ def candidates(n_users: int, n_items: int, nnz: int) -> list[tuple[str, dict[str
     return out
 
 
-def _validation_split(X: sp.csr_matrix, share: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """(training part, held-out boolean matrix): per person a random ``share`` of the entries."""
-    from teamrec.evaluation import split as S  # model selection uses the evaluation's splits
+class _Fold:
+    """One validation fold: the training part, the held-out cells and (sampled metrics) their
+    negatives."""
 
-    val = S.holdout_split(X, share, S.rng(seed, S.VALIDATION_STREAM, _AUTO_STREAM), name="validation")
-    return val.train, val.relevant()
+    def __init__(self, X: sp.csr_matrix, share: float, seed: int, index: int, negatives: int) -> None:
+        from teamrec.evaluation import split as S  # model selection uses the evaluation's splits
+
+        val = S.holdout_split(X, share, S.rng(seed, S.VALIDATION_STREAM, _AUTO_STREAM, index), name="validation")
+        self.train, self.held_out, self.split = val.train, val.relevant(), val
+        self.negatives = None
+        if negatives:
+            self.negatives = S.sample_negatives(
+                X, val.users, negatives, S.rng(seed, S.VALIDATION_NEGATIVE_STREAM, _AUTO_STREAM, index)
+            )
 
 
-def _measure(model: Algorithm, held_out: sp.csr_matrix, metric: str) -> float:
+def _measure(model: Algorithm, fold: _Fold, metric: str) -> float:
+    """``metric`` of a model fitted on ``fold.train``, on the fold's held-out cells."""
     from teamrec.evaluation import metrics as M
 
-    k = int(metric.split("@")[1])
+    name, k = metric.split("@")[0], int(metric.split("@")[1])
+    if name == "sampled-recall":
+        return _sampled_recall(model, fold, k)
+    held_out = fold.held_out
     users = np.flatnonzero(np.diff(held_out.indptr))
     recs, _ = model.recommend(users, k=k, exclude_seen=True)
     return M.ranking_metrics(recs, held_out[users], [k], n_items=held_out.shape[1])[metric]
+
+
+def _sampled_recall(model: Algorithm, fold: _Fold, k: int) -> float:
+    """Each held-out item ranked among its sampled untouched items, ties counted against it."""
+    from teamrec.evaluation import metrics as M
+
+    split, negatives = fold.split, fold.negatives
+    assert negatives is not None
+    users, inverse = np.unique(split.users, return_inverse=True)
+    scores = np.asarray(model.score(users), dtype=np.float64)  # validation sets are small: one block
+    test_scores = scores[inverse, split.items]
+    neg_scores = np.where(negatives >= 0, scores[inverse[:, None], np.maximum(negatives, 0)], -np.inf)
+    last = np.full(split.n_test, split.shape[1])  # after every tied negative
+    return M.sampled_recall(M.sampled_ranks(test_scores, last, neg_scores, negatives), [k])[f"recall@{k}"]
 
 
 class Auto(Algorithm):
@@ -116,8 +148,9 @@ class Auto(Algorithm):
                 raise ConfigError(f"auto: candidates must be registered algorithms other than auto: {unknown}")
             todo = [(n, p) for n, p in todo if n in c.candidates]
             todo += [(n, {}) for n in c.candidates if n not in {t[0] for t in todo}]
-        train, held_out = _validation_split(X, c.validation_share, c.seed)
-        if held_out.nnz == 0:
+        sampled = c.metric.startswith("sampled-")
+        folds = [_Fold(X, c.validation_share, c.seed, i, c.negatives if sampled else 0) for i in range(c.folds)]
+        if folds[0].held_out.nnz == 0:
             raise DataError("auto: nobody has two entries, so there is nothing to validate a choice on")
         start = time.perf_counter()
         results: list[dict[str, Any]] = []
@@ -132,7 +165,7 @@ class Auto(Algorithm):
                 break
             t0 = time.perf_counter()
             try:
-                value = _measure(create(name, params).fit(train), held_out, c.metric)
+                value = float(np.mean([_measure(create(name, params).fit(f.train), f, c.metric) for f in folds]))
             except MemoryError as exc:  # ModelTooLargeError included: too big for this machine
                 logger.info("auto: %s %s skipped: %s", name, params, exc)
                 continue
