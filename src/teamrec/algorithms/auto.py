@@ -4,7 +4,9 @@
 entries held out, drawn from the seed's validation stream: only the matrix it is given is
 ever seen, so inside an evaluation it never touches test data), fits every candidate on the
 rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric, or
-``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, refits the best candidate on the whole ``X`` and delegates every call to it.
+``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, then
+blends of the two best (:mod:`teamrec.algorithms.blend`, weights :data:`BLEND_WEIGHTS`),
+refits the best candidate on the whole ``X`` and delegates every call to it.
 
 Deterministic by construction: the candidate list is decided from the data's size up front
 (:func:`candidates`), candidates are tried in that fixed order, and ties keep the earlier
@@ -37,8 +39,7 @@ logger = logging.getLogger(__name__)
 #: offset so that auto inside a grid search draws a different split than the grid).
 _AUTO_STREAM = 11
 _METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "sampled-recall")
-#: Up to this many items EASE is searched over three lambdas; up to DENSE_ITEMS over one.
-SMALL_ITEMS = 5_000
+#: EASE is a candidate up to this many items.
 DENSE_ITEMS = 12_000
 
 
@@ -66,18 +67,21 @@ class AutoConfig(AlgorithmConfig):
         return value
 
 
-def candidates(n_users: int, n_items: int, nnz: int) -> list[tuple[str, dict[str, Any]]]:
+def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The (algorithm, parameters) tried for data of this size, in order.
 
-    Decided from the size alone, so that the same data give the same search everywhere:
-    EASE (a dense ``n_items`` squared inverse, cubic time) only up to :data:`DENSE_ITEMS`
-    items, and over three lambdas only up to :data:`SMALL_ITEMS`; the sparse models always.
+    Decided from the size alone (and whether the values are ratings), so that the same data
+    give the same search everywhere. EASE (a dense ``n_items`` squared inverse, cubic time)
+    only up to :data:`DENSE_ITEMS` items, with its data-scaled lambda only: a validation split
+    trains on less data than the final fit and measurably prefers too large a lambda (ml-100k:
+    scale 30 on validation, 10 best on test; docs/benchmarks.md). On ratings EASE is also tried
+    on the rating values themselves. The sparse models always.
     """
     out: list[tuple[str, dict[str, Any]]] = []
-    if n_items <= SMALL_ITEMS:
-        out += [("ease", {"regularization_scale": s}) for s in (3.0, 10.0, 30.0)]
-    elif n_items <= DENSE_ITEMS:
-        out.append(("ease", {"regularization_scale": 10.0}))
+    if n_items <= DENSE_ITEMS:
+        out.append(("ease", {}))
+        if ratings:
+            out.append(("ease", {"binary": False}))
     out += [("rp3beta", {"beta": b}) for b in (0.0, 0.3, 0.5, 0.7)]
     out += [("item-knn", {}), ("item-knn", {"neighbors": 50})]
     out.append(("user-knn", {"neighbors": 50, "shrinkage": 10.0}))
@@ -85,6 +89,22 @@ def candidates(n_users: int, n_items: int, nnz: int) -> list[tuple[str, dict[str
     # ALS's confidence weight: sparser data need more weight on the few entries there are.
     out += [("als", {"alpha": a}) for a in ((1.0, 10.0) if density > 0.02 else (10.0, 40.0))]
     return out
+
+
+#: Weights of the second model tried when blending the two best single models.
+BLEND_WEIGHTS = (0.25, 0.5)
+
+
+def _blends(results: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Blends of the best single model with the best one of another algorithm."""
+    order = sorted(range(len(results)), key=lambda i: (-results[i][metric], i))
+    first = results[order[0]]
+    others = [results[i] for i in order if results[i]["algorithm"] != first["algorithm"]]
+    if not others:
+        return []
+    second = others[0]
+    return [{"first": first["algorithm"], "first_params": first["params"], "second": second["algorithm"],
+             "second_params": second["params"], "weight": w} for w in BLEND_WEIGHTS]
 
 
 class _Fold:
@@ -141,7 +161,9 @@ class Auto(Algorithm):
         from teamrec.algorithms.registry import ALGORITHMS, create
 
         c = self.config
-        todo = candidates(*X.shape, X.nnz)
+        from teamrec.algorithms.ease import looks_like_ratings
+
+        todo = candidates(*X.shape, X.nnz, ratings=looks_like_ratings(X))
         if c.candidates is not None:
             unknown = sorted(set(c.candidates) - set(ALGORITHMS) - {self.name})
             if unknown or self.name in c.candidates:
@@ -174,6 +196,15 @@ class Auto(Algorithm):
             logger.info("auto: %s %s %s=%.4f", name, params, c.metric, value)
         if not results:
             raise DataError("auto: no candidate could be fitted on these data")
+        for params in _blends(results, c.metric):
+            if time.perf_counter() - start > c.budget_seconds:
+                self.budget_cut_ = True
+                self.not_tried_.append(f"blend {params}")
+                continue
+            t0 = time.perf_counter()
+            value = float(np.mean([_measure(create("blend", params).fit(f.train), f, c.metric) for f in folds]))
+            results.append({"algorithm": "blend", "params": params, c.metric: value,
+                            "fit_seconds": round(time.perf_counter() - t0, 3)})
         best = max(range(len(results)), key=lambda i: (results[i][c.metric], -i))
         self.choice_ = str(results[best]["algorithm"])
         self.choice_params_ = dict(results[best]["params"])

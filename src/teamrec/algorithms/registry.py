@@ -25,6 +25,7 @@ ALGORITHMS: dict[str, str] = {
     "biased-mf": "teamrec.algorithms.biased_mf:BiasedMF",
     "ease": "teamrec.algorithms.ease:EASE",
     "rp3beta": "teamrec.algorithms.rp3beta:RP3beta",
+    "blend": "teamrec.algorithms.blend:Blend",
     "auto": "teamrec.algorithms.auto:Auto",
 }
 
