@@ -163,7 +163,8 @@ class Auto(Algorithm):
         c = self.config
         from teamrec.algorithms.ease import looks_like_ratings
 
-        todo = candidates(*X.shape, X.nnz, ratings=looks_like_ratings(X))
+        n_users, n_items = X.shape
+        todo = candidates(n_users, n_items, X.nnz, ratings=looks_like_ratings(X))
         if c.candidates is not None:
             unknown = sorted(set(c.candidates) - set(ALGORITHMS) - {self.name})
             if unknown or self.name in c.candidates:
