@@ -158,11 +158,10 @@ class Auto(Algorithm):
     config: AutoConfig
 
     def _fit(self, X: sp.csr_matrix) -> None:
+        from teamrec.algorithms.ease import looks_like_ratings
         from teamrec.algorithms.registry import ALGORITHMS, create
 
         c = self.config
-        from teamrec.algorithms.ease import looks_like_ratings
-
         n_users, n_items = X.shape
         todo = candidates(n_users, n_items, X.nnz, ratings=looks_like_ratings(X))
         if c.candidates is not None:
