@@ -112,3 +112,16 @@ def test_seventeen_thousand_items_fit_without_crashing() -> None:
     gram[np.diag_indices(n_items)] += model.lambda_
     cols = np.array([0, 4_321, 16_999])
     np.testing.assert_allclose(gram @ model.gram_inverse_[:, cols], np.eye(n_items)[:, cols], atol=1e-8)
+
+
+def test_update_on_ratings_stays_exact_on_the_binarised_rows() -> None:
+    X = sp.csr_matrix(np.round(random_matrix(60, 30, density=0.3, seed=8).toarray()))
+    grown = X.tolil()
+    grown[3, :] = 0
+    grown[4, 7] = 5.0
+    grown = grown.tocsr()
+    model = EASE(regularization=5.0, refit_fraction=1.0).fit(X)
+    assert model.binarized_
+    model.update(grown)
+    refit = EASE(regularization=5.0).fit(grown)
+    np.testing.assert_allclose(model.score(np.arange(60)), refit.score(np.arange(60)), atol=1e-9)
