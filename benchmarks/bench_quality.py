@@ -190,7 +190,7 @@ def measure(model: Algorithm, protocol, split: S.Split, metric: str) -> float:  
     return protocol.evaluate(model, split, 10).metrics[metric]
 
 
-def run(name: str) -> None:
+def run(name: str, peers: list[str]) -> None:
     load, protocol, metric, select_by = SETS[name]
     X = load()
     split = protocol.splits(EvalData(X), SEED)[0]
@@ -203,6 +203,8 @@ def run(name: str) -> None:
     s = auto.summary()
     chosen = f"{s['algorithm']} {s['params']}" + (" (budget cut the search)" if s["budget_cut"] else "")
     for label, fit in PEERS.items():
+        if label not in peers:
+            continue
         t0 = time.perf_counter()
         peer = _Peer(label, fit).fit(split.train)
         rows.append((label, measure(peer, protocol, split, metric), time.perf_counter() - t0))
@@ -258,12 +260,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SETS), help="comma-separated data sets")
     parser.add_argument("--defaults", action="store_true", help="measure the settings behind the defaults instead")
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers (default: all)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="OpenBLAS is configured")
     warnings.filterwarnings("ignore", message="Method expects CSR input")
     print("quality benchmark: seed 0, one BLAS thread, timings under shared load")
+    peers = [p.strip() for p in args.peers.split(",")]
     for name in args.only.split(","):
-        (sweep if args.defaults else run)(name.strip())
+        if args.defaults:
+            sweep(name.strip())
+        else:
+            run(name.strip(), peers)
 
 
 if __name__ == "__main__":
