@@ -24,8 +24,9 @@ the memory it can see, with :class:`~teamrec.errors.ModelTooLargeError` -- never
 out-of-memory crash. Larger catalogues: ``als`` or ``item-knn``.
 
 The inverse never calls LAPACK on a large matrix: multithreaded OpenBLAS ``potrf`` (and
-``potri``) segfaults on matrices of about 16,000 rows or more (seen with OpenBLAS 0.3.30 on
-2 cores; limiting threads at run time does not reliably avoid it). :func:`spd_inverse` splits
+``potri``) segfaults on matrices of about 16,000 rows or more (scipy's OpenBLAS 0.3.30 on 2
+cores, 17,000 rows: reproduced; numpy's ``cholesky`` crashes too; single-threaded ``potrf``
+survives but took 86 s for the factor alone here). :func:`spd_inverse` splits
 the matrix in halves recursively (a blocked Cholesky inverse), runs LAPACK single-threaded on
 blocks of at most :data:`LEAF` rows, and does the rest with matrix products on contiguous
 blocks, which stay multithreaded.
