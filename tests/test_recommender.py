@@ -133,7 +133,7 @@ def test_members_get_reasons_naming_their_private_channel(data):
 
 # -- people, names, fallbacks ------------------------------------------------------------------
 def test_people_and_items_by_id_name_or_handle(data):
-    model = TeamModel.fit(data, "item-knn")
+    model = TeamModel.fit(data, "item-knn", {"shrinkage": 0.0})  # cosine itself, on a tiny team
     by_id = model.recommend("U7", k=3)
     assert [r.id for r in model.recommend("Gus Adeyemi", k=3)] == [r.id for r in by_id]
     assert [r.id for r in model.recommend("gus", k=3)] == [r.id for r in by_id]

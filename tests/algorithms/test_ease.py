@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from teamrec.algorithms.ease import EASE
+from teamrec.algorithms.ease import EASE, binarize, looks_like_ratings, spd_inverse
 from teamrec.errors import ModelTooLargeError
 from teamrec.testing import AlgorithmContract, random_matrix
 
@@ -64,3 +64,64 @@ def test_fold_in_scores_a_new_person_from_their_items() -> None:
     model = EASE(regularization=10.0).fit(X)
     row = sp.csr_matrix(X[4].toarray())
     np.testing.assert_allclose(model.score([0], user_items=row), model.score([4]))
+
+
+@pytest.mark.parametrize("n", [300, 301])
+def test_blocked_inverse_equals_the_dense_inverse(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    monkeypatch.setattr("teamrec.algorithms.ease.LEAF", 64)
+    rng = np.random.default_rng(n)
+    M = rng.standard_normal((n + 20, n))
+    A = M.T @ M + 5.0 * np.eye(n)
+    expected = np.linalg.inv(A)
+    P = spd_inverse(A.copy())
+    np.testing.assert_allclose(P, expected, rtol=1e-9, atol=1e-11)
+    np.testing.assert_array_equal(P, P.T)
+
+
+def test_ratings_are_binarised_and_lambda_follows_the_gram_diagonal() -> None:
+    stars = sp.csr_matrix(np.where(np.eye(6, 8, dtype=bool) | np.eye(6, 8, 2, dtype=bool), 4.0, 0.0))
+    assert looks_like_ratings(stars) and not looks_like_ratings(stars * 0.3)
+    model = EASE().fit(stars)
+    assert model.binarized_
+    # binary: mean diagonal of X'X is the mean item popularity, nnz / n_items
+    assert model.lambda_ == pytest.approx(10.0 * stars.nnz / 8)
+    same = EASE(binary=True, regularization=model.lambda_).fit(binarize(stars))
+    np.testing.assert_allclose(model.score(np.arange(6)), same.score(np.arange(6)), atol=1e-12)
+    kept = EASE(binary=False).fit(stars)
+    assert not kept.binarized_ and kept.lambda_ == pytest.approx(10.0 * 16.0 * stars.nnz / 8)
+
+
+def test_counts_and_fractional_activity_are_not_ratings() -> None:
+    assert not looks_like_ratings(sp.csr_matrix(np.array([[1.0, 25.0, 3.0]])))
+    assert not looks_like_ratings(sp.csr_matrix(np.array([[1.0, 1.0, 0.0]])))
+    assert not looks_like_ratings(sp.csr_matrix(np.array([[0.69, 1.1, 0.0]])))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~1.5 min on 2 idle cores; 10 min when the machine is shared
+def test_seventeen_thousand_items_fit_without_crashing() -> None:
+    """Issue 13: multithreaded OpenBLAS potrf segfaulted at ~16,000 items (Last.fm 2K: 17,632).
+    The blocked inverse must fit 17,000 items in this process and give an exact inverse."""
+    n_items = 17_000
+    X = sp.random(1_900, n_items, density=0.003, format="csr", random_state=0)
+    X.data[:] = 1.0
+    model = EASE().fit(X)
+    assert model.gram_inverse_.shape == (n_items, n_items)
+    # spot-check P G = I on a few columns
+    gram = (X.T @ X).toarray()
+    gram[np.diag_indices(n_items)] += model.lambda_
+    cols = np.array([0, 4_321, 16_999])
+    np.testing.assert_allclose(gram @ model.gram_inverse_[:, cols], np.eye(n_items)[:, cols], atol=1e-8)
+
+
+def test_update_on_ratings_stays_exact_on_the_binarised_rows() -> None:
+    X = sp.csr_matrix(np.round(random_matrix(60, 30, density=0.3, seed=8).toarray()))
+    grown = X.tolil()
+    grown[3, :] = 0
+    grown[4, 7] = 5.0
+    grown = grown.tocsr()
+    model = EASE(regularization=5.0, refit_fraction=1.0).fit(X)
+    assert model.binarized_
+    model.update(grown)
+    refit = EASE(regularization=5.0).fit(grown)
+    np.testing.assert_allclose(model.score(np.arange(60)), refit.score(np.arange(60)), atol=1e-9)

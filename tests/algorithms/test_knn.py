@@ -212,7 +212,7 @@ def test_user_knn_scores_new_people_from_their_rows():
 def test_similar_items_excludes_the_item_and_ties_go_to_the_lower_index():
     # Items 1, 2 and 3 are identical; item 0 is as similar to each of them.
     X = sp.csr_matrix(np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 0], [0, 0, 0, 0, 1]], dtype=float))
-    model = ItemKNN(neighbors=2).fit(X)
+    model = ItemKNN(neighbors=2, shrinkage=0.0).fit(X)
     items, scores = model.similar_items([0, 2], k=5)
     assert items[0].tolist() == [1, 2, -1, -1, -1]
     assert items[1].tolist() == [0, 1, -1, -1, -1]
@@ -262,7 +262,7 @@ def team_matrix() -> sp.csr_matrix:
 
 
 def test_item_knn_explains_with_the_persons_channels():
-    model = ItemKNN().fit(team_matrix())
+    model = ItemKNN(shrinkage=0.0).fit(team_matrix())
     erin = 4  # in #data, #random, #stats; not in #ml
     items, _ = model.recommend([erin], k=1)
     assert items[0, 0] == 0  # #ml
@@ -358,7 +358,7 @@ def test_direct_product_equals_scipy_and_falls_back(monkeypatch):
     np.testing.assert_allclose(sim._product(A, B, work).toarray(), expected, atol=1e-12)
     X = random_matrix(30, 25, density=0.3, seed=0)
     np.testing.assert_allclose(
-        ItemKNN(neighbors=5).fit(X).similarity_.toarray(),
+        ItemKNN(neighbors=5, shrinkage=0.0).fit(X).similarity_.toarray(),
         dense_prune(dense_similarity(X.toarray().T, "cosine"), 5),
         atol=1e-9,
     )

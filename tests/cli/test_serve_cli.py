@@ -174,7 +174,7 @@ def test_the_readmes_first_command_serves_the_demo(tmp_path):
         assert "serving demo (200 people, 64 channels)" in lines[0]
         assert httpx.get(f"{url}/health").json() == {"status": "ok", "version": "0.1.0", "teams": 1}
         similar = httpx.get(f"{url}/api/v1/teams/demo/items/ml/similar", params={"k": 1}).json()
-        assert similar["results"][0]["reason"] == "21 of the 35 people in #ml are also in #mlops"
+        assert similar["results"][0]["reason"] == "22 of the 35 people in #ml are also in #recsys"
     finally:
         stop(proc)
     assert (tmp_path / "teamrec" / "demo.sqlite3").exists()

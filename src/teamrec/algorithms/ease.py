@@ -7,13 +7,29 @@ regression of every item's column on all the others::
     P = (X^T X + lambda I)^-1,      B = I - P diag(1 / diag(P)),  i.e.  B_ij = -P_ij / P_jj,  B_jj = 0
 
 and a person's scores are ``x_u B``: how strongly the items they have predict each other item.
-``X`` is the (weighted) interaction matrix as given; the penalty ``regularization`` (lambda)
-is typically in the hundreds for binary data.
+
+Defaults from the data (docs/benchmarks.md has the measurements behind both):
+
+* ``X`` is the interaction matrix as given, except that *ratings* (every value a whole number
+  from 1 to 10, not all 1) are binarised: EASE regresses presence, and on 1-5 stars the
+  Gram matrix is ~10x larger, which silently acts like a 10x smaller lambda
+  (``binary=None``; ``True``/``False`` force it).
+* ``regularization=None`` scales lambda to the data: ``regularization_scale`` times the mean
+  diagonal of ``X^T X`` (the mean squared column norm; for binary data the mean item
+  popularity). The lambda used is learnt as ``lambda_``.
 
 The Gram matrix and its inverse are dense ``n_items`` squared float64 matrices (about three
 live at once while fitting), so the model refuses more than ``max_items`` items, or more than
 the memory it can see, with :class:`~teamrec.errors.ModelTooLargeError` -- never an
 out-of-memory crash. Larger catalogues: ``als`` or ``item-knn``.
+
+The inverse never calls LAPACK on a large matrix: multithreaded OpenBLAS ``potrf`` (and
+``potri``) segfaults on matrices of about 16,000 rows or more (scipy's OpenBLAS 0.3.30 on 2
+cores, 17,000 rows: reproduced; numpy's ``cholesky`` crashes too; single-threaded ``potrf``
+survives but took 86 s for the factor alone here). :func:`spd_inverse` splits
+the matrix in halves recursively (a blocked Cholesky inverse), runs LAPACK single-threaded on
+blocks of at most :data:`LEAF` rows, and does the rest with matrix products on contiguous
+blocks, which stay multithreaded.
 
 :meth:`EASE.update` keeps the inverse ``P`` exact without refitting when only people's rows
 change or people are added: the Gram matrix changes by ``V^T C V`` (``V`` the new and old rows
@@ -27,24 +43,35 @@ the Gram matrix's size and trigger a refit.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+import threadpoolctl
 from pydantic import Field
 
 from teamrec.algorithms import _topk
 from teamrec.algorithms.base import Algorithm, AlgorithmConfig, Contribution, Explanation, as_csr
 from teamrec.errors import DataError, ModelTooLargeError
 
+logger = logging.getLogger(__name__)
+
 #: Dense n_items x n_items float64 matrices alive at the peak of a fit.
 _PEAK_MATRICES = 3
 
+#: Largest block handed to LAPACK (single-threaded) by :func:`spd_inverse`.
+LEAF = 2048
+
 
 class EASEConfig(AlgorithmConfig):
-    regularization: float = Field(500.0, gt=0, description="the L2 penalty lambda")
+    regularization: float | None = Field(
+        None, gt=0, description="the L2 penalty lambda (None: regularization_scale x mean diagonal of X'X)"
+    )
+    regularization_scale: float = Field(10.0, gt=0, description="lambda = this x mean diagonal of X'X")
+    binary: bool | None = Field(None, description="binarise the values (None: only when they are ratings)")
     max_items: int = Field(20_000, ge=1, description="refuse more items than this")
     refit_fraction: float = Field(
         0.1, gt=0, le=1, description="update() refits when more rows than this share of items changed"
@@ -90,13 +117,27 @@ class EASE(Algorithm):
                 f"{free / 2**30:.1f} GiB is available; {hint}"
             )
 
+    def _values(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """The matrix EASE regresses: binarised when configured, or when the values are ratings."""
+        if self.config.binary is False:
+            return X
+        if self.config.binary or looks_like_ratings(X):
+            return binarize(X)
+        return X
+
     def _fit(self, X: sp.csr_matrix) -> None:
         n_items = X.shape[1]
         self._check_size(n_items)
-        gram = (X.T @ X).toarray()
-        gram[np.diag_indices(n_items)] += self.config.regularization
-        self.gram_inverse_ = _spd_inverse(gram)
+        Xv = self._values(X)
+        self.binarized_ = Xv is not X
+        gram = (Xv.T @ Xv).toarray()
+        self.lambda_ = float(self.config.regularization or scaled_lambda(Xv, self.config.regularization_scale))
+        gram[np.diag_indices(n_items)] += self.lambda_
+        self.gram_inverse_ = spd_inverse(gram)
         self._after_load()
+
+    def _person_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        return binarize(rows) if getattr(self, "binarized_", False) else rows
 
     def _after_load(self) -> None:
         P = self.gram_inverse_
@@ -105,7 +146,7 @@ class EASE(Algorithm):
 
     def score(self, users: np.ndarray, user_items: sp.spmatrix | None = None) -> np.ndarray:
         self._check_fitted()
-        rows = self._rows(np.atleast_1d(users), user_items)
+        rows = self._person_rows(self._rows(np.atleast_1d(users), user_items))
         return np.asarray(rows @ self._weights)
 
     def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +157,7 @@ class EASE(Algorithm):
     def explain(self, user: int, item: int, n: int = 5) -> Explanation:
         """The person's items ``j`` with the largest terms ``x_uj B_j,item``."""
         self._check_fitted()
-        row = self.X_[user]
+        row = self._person_rows(self.X_[user])
         terms = row.data * self._weights[row.indices, item]
         order = np.argsort(-np.abs(terms), kind="stable")[:n]
         return Explanation(
@@ -138,7 +179,8 @@ class EASE(Algorithm):
         old = self.X_
         if new.shape[0] < old.shape[0] or new.shape[1] < old.shape[1]:
             raise DataError(f"{self.name}: update() needs the whole grown matrix, got {new.shape} < {old.shape}")
-        if new.shape[1] > old.shape[1] or new.nnz == 0:
+        binarize_now = self._values(new) is not new
+        if new.shape[1] > old.shape[1] or new.nnz == 0 or binarize_now != getattr(self, "binarized_", False):
             return self.fit(new)
         grown = sp.vstack([old, sp.csr_matrix((new.shape[0] - old.shape[0], old.shape[1]))]).tocsr()
         changed = np.unique((new != grown).tocoo().row)
@@ -147,7 +189,7 @@ class EASE(Algorithm):
             return self
         if 2 * len(changed) > self.config.refit_fraction * new.shape[1]:
             return self.fit(new)
-        V = sp.vstack([new[changed], grown[changed]]).toarray()
+        V = self._person_rows(sp.vstack([new[changed], grown[changed]]).tocsr()).toarray()
         signs = np.concatenate([np.ones(len(changed)), -np.ones(len(changed))])
         P = self.gram_inverse_
         PV = P @ V.T
@@ -159,14 +201,92 @@ class EASE(Algorithm):
         return self
 
 
-def _spd_inverse(A: np.ndarray) -> np.ndarray:
-    """The inverse of a symmetric positive definite matrix through its Cholesky factor
-    (LAPACK ``potrf`` + ``potri``, in place): half the work of a general inverse."""
-    c, info = scipy.linalg.lapack.dpotrf(A, lower=False, overwrite_a=True, clean=False)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (potrf info {info})")
-    inv, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
+def looks_like_ratings(X: sp.spmatrix) -> bool:
+    """Whether the stored values are ratings: whole numbers from 1 to 10, not all equal to 1
+    (star ratings; counts go above 10, weighted or log-scaled activity is fractional)."""
+    data = sp.csr_matrix(X).data
+    if data.size == 0:
+        return False
+    return bool(data.min() >= 1.0 and data.max() <= 10.0 and data.max() > 1.0 and np.all(data == np.round(data)))
+
+
+def binarize(X: sp.spmatrix) -> sp.csr_matrix:
+    """The presence pattern of ``X`` (stored non-zeros become 1.0)."""
+    out = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    out.eliminate_zeros()
+    out.data[:] = 1.0
+    return out
+
+
+def scaled_lambda(X: sp.spmatrix, scale: float) -> float:
+    """``scale`` times the mean diagonal of ``X^T X`` (the mean squared column norm), at least
+    ``scale`` times 1e-3 so that an all-but-empty matrix still gets a positive penalty."""
+    X = sp.csr_matrix(X)
+    mean_diag = float(np.square(X.data).sum()) / max(X.shape[1], 1)
+    return scale * max(mean_diag, 1e-3)
+
+
+def spd_inverse(A: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix (``A`` is overwritten).
+
+    Up to :data:`LEAF` rows: LAPACK ``potrf`` + ``potri`` on one thread. Larger: with
+    ``A = U^T U`` (upper Cholesky), ``A^-1 = W W^T`` for ``W = U^-1``, and ``W`` is computed
+    by halves (:func:`_inverse_factor`); products run on contiguous blocks.
+    """
+    n = A.shape[0]
+    if n <= LEAF:
+        return _leaf_inverse(A)
+    W = _inverse_factor(A)
+    h = n // 2
+    W11 = np.ascontiguousarray(W[:h, :h])
+    W12 = np.ascontiguousarray(W[:h, h:])
+    W22 = np.ascontiguousarray(W[h:, h:])
+    del W
+    out = A  # A is no longer needed: P is written over it, block by block
+    out[:h, :h] = W11 @ W11.T + W12 @ W12.T
+    out[:h, h:] = W12 @ W22.T
+    out[h:, :h] = out[:h, h:].T
+    out[h:, h:] = W22 @ W22.T
+    return out
+
+
+def _leaf_inverse(A: np.ndarray) -> np.ndarray:
+    with threadpoolctl.threadpool_limits(1, "blas"):
+        c, info = scipy.linalg.lapack.dpotrf(A, lower=False, overwrite_a=True, clean=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (potrf info {info})")
+        inv, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"could not invert the Gram matrix (potri info {info})")
     upper = np.triu(inv)
     return upper + np.triu(upper, 1).T
+
+
+def _inverse_factor(A: np.ndarray) -> np.ndarray:
+    """``W = U^-1`` (upper triangular) for ``A = U^T U``, by halves::
+
+        U11 = chol(A11),  U12 = U11^-T A12,  U22 = chol(A22 - U12^T U12)
+        W11 = U11^-1,     W22 = U22^-1,      W12 = -W11 U12 W22
+    """
+    n = A.shape[0]
+    if n <= LEAF:
+        with threadpoolctl.threadpool_limits(1, "blas"):
+            c, info = scipy.linalg.lapack.dpotrf(A, lower=False, clean=True)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (potrf info {info})")
+            w, info = scipy.linalg.lapack.dtrtri(c, lower=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"could not invert the Cholesky factor (trtri info {info})")
+        return np.ascontiguousarray(w)
+    h = n // 2
+    W11 = _inverse_factor(np.ascontiguousarray(A[:h, :h]))
+    U12 = W11.T @ np.ascontiguousarray(A[:h, h:])
+    S = np.ascontiguousarray(A[h:, h:])
+    S -= U12.T @ U12
+    W22 = _inverse_factor(S)
+    del S
+    W = np.zeros_like(A)
+    W[:h, :h] = W11
+    W[h:, h:] = W22
+    W[:h, h:] = -(W11 @ (U12 @ W22))
+    return W

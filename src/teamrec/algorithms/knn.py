@@ -45,6 +45,14 @@ class KNNConfig(AlgorithmConfig):
     threads: int = Field(0, ge=0, description="threads for the similarity products (0: one per core)")
 
 
+class ItemKNNConfig(KNNConfig):
+    """Item-item defaults measured on the four real data sets (docs/benchmarks.md, issue 13):
+    200 neighbours with shrinkage 10 beat 50 without shrinkage on every one of them."""
+
+    neighbors: int | None = Field(200, ge=1, description="neighbours kept per row (None: every positive one)")
+    shrinkage: float = Field(10.0, ge=0.0, description="multiply by n_common / (n_common + shrinkage)")
+
+
 class UserKNNConfig(KNNConfig):
     """User-user parameters: how people are compared (see :class:`UserKNN`)."""
 
@@ -165,7 +173,7 @@ class ItemKNN(_Neighbourhood):
     """
 
     name = "item-knn"
-    Config: ClassVar[type[AlgorithmConfig]] = KNNConfig  # CoOccurrence narrows it to its own
+    Config: ClassVar[type[AlgorithmConfig]] = ItemKNNConfig  # CoOccurrence narrows it to its own
     axis = "item"
 
     def _after_load(self) -> None:

@@ -24,6 +24,9 @@ ALGORITHMS: dict[str, str] = {
     "knn-baseline": "teamrec.algorithms.knn_baseline:KNNBaseline",
     "biased-mf": "teamrec.algorithms.biased_mf:BiasedMF",
     "ease": "teamrec.algorithms.ease:EASE",
+    "rp3beta": "teamrec.algorithms.rp3beta:RP3beta",
+    "blend": "teamrec.algorithms.blend:Blend",
+    "auto": "teamrec.algorithms.auto:Auto",
 }
 
 

@@ -1,0 +1,60 @@
+"""auto: the contract, a deterministic choice made on validation only, save/load of the choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from teamrec.algorithms import auto as auto_module
+from teamrec.algorithms.auto import Auto, candidates
+from teamrec.algorithms.base import Algorithm
+from teamrec.algorithms.registry import create
+from teamrec.errors import ConfigError
+from teamrec.testing import AlgorithmContract, checkerboard, random_matrix
+
+
+class TestAutoContract(AlgorithmContract):
+    def make(self) -> Auto:
+        return Auto(candidates=["ease", "rp3beta", "item-knn"])
+
+
+def test_chooses_the_best_validation_figure_and_refits_it_on_everything() -> None:
+    X = checkerboard(60, 40, seed=3)
+    model = Auto(candidates=["popularity", "ease"]).fit(X)
+    figures = {(r["algorithm"], str(r["params"])): r["ndcg@10"] for r in model.validation_}
+    assert {name for name, _ in figures} == {"popularity", "ease", "blend"}
+    assert max(figures.values()) == figures[(model.summary()["algorithm"], str(model.choice_params_))]
+    refit = create(model.choice_, model.choice_params_).fit(X)
+    np.testing.assert_allclose(model.score(np.arange(60)), refit.score(np.arange(60)))
+    assert not model.budget_cut_
+
+
+def test_same_data_same_choice_and_saved_choice_answers_the_same(tmp_path: Path) -> None:
+    X = random_matrix(80, 50, density=0.2, seed=4)
+    a = Auto(candidates=["rp3beta", "item-knn", "ease"]).fit(X)
+    b = Auto(candidates=["rp3beta", "item-knn", "ease"]).fit(X)
+    assert (a.choice_, a.choice_params_) == (b.choice_, b.choice_params_)
+    loaded = Algorithm.load(a.save(tmp_path / "m"))
+    assert isinstance(loaded, Auto) and loaded.summary() == a.summary()
+    np.testing.assert_array_equal(loaded.recommend(np.arange(80), k=5)[0], a.recommend(np.arange(80), k=5)[0])
+
+
+def test_a_spent_budget_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = Auto(candidates=["rp3beta", "item-knn"], budget_seconds=1e-9).fit(checkerboard())
+    assert model.budget_cut_ and model.not_tried_ and len(model.validation_) == 1
+
+
+def test_candidates_follow_the_data_size_only() -> None:
+    assert [n for n, _ in candidates(1000, 1700, 100_000)].count("ease") == 1
+    assert ("ease", {"binary": False}) in candidates(1000, 1700, 100_000, ratings=True)
+    assert "ease" not in [n for n, _ in candidates(1900, 17_632, 90_000)]
+    assert [n for n, _ in candidates(900, auto_module.DENSE_ITEMS, 50_000)].count("ease") == 1
+
+
+def test_bad_metric_and_candidates_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="metric"):
+        Auto(metric="rmse")
+    with pytest.raises(ConfigError, match="candidates"):
+        Auto(candidates=["auto"]).fit(checkerboard())

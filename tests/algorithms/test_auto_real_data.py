@@ -1,0 +1,29 @@
+"""auto on a real team: the Slack export's channel membership (issue 13's Goal protocol:
+per-person 20 % holdout, nDCG@10). Pins the choice and its figure, as benchmarks/bench_quality.py
+prints them."""
+
+from __future__ import annotations
+
+import pytest
+
+from teamrec.algorithms.registry import create
+from teamrec.data.matrix import build_matrix, default_config
+from teamrec.data.sources import read_source
+from teamrec.evaluation.protocols import EvalData, Holdout
+
+#: What auto chooses on this split and the test nDCG@10 it reaches (benchmarks/bench_quality.py).
+PINNED_CHOICE = ("rp3beta", {"beta": 0.7})
+PINNED_NDCG = 0.9605
+
+
+def test_slack_export_choice_and_figure(slack_export_dir):
+    X = build_matrix(read_source(slack_export_dir, "slack-export"), config=default_config("slack-export")).matrix
+    protocol = Holdout(test_share=0.2)
+    split = protocol.splits(EvalData(X), 0)[0]
+    model = create("auto").fit(split.train)
+    summary = model.summary()
+    assert not summary["budget_cut"]
+    assert len(summary["validation"]) == 12  # 10 single candidates + 2 blends, for 38 channels
+    assert (summary["algorithm"], summary["params"]) == PINNED_CHOICE
+    ndcg = protocol.evaluate(model, split, 10).metrics["ndcg@10"]
+    assert ndcg == pytest.approx(PINNED_NDCG, abs=0.002)
