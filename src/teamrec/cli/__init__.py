@@ -17,7 +17,7 @@ import typer
 from teamrec.errors import TeamrecError
 
 #: Command modules, each with ``register(app)``.
-COMMAND_MODULES = ("data", "recommend", "evaluate", "serve")
+COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "generate", "batch")
 
 app = typer.Typer(
     name="teamrec",
