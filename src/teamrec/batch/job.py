@@ -10,7 +10,7 @@ per-team overrides, read from a TOML or JSON file::
 
     [teams.t0042]             # keys given here replace the default's; params are inherited
     algorithm = "ease"        # only when the algorithm stays the same
-    params = { l2 = 200.0 }
+    params = { regularization = 200.0 }
 
 **The per-team function.** :func:`run_team` takes one team's events and returns its
 top-``k`` recommendations, similar items and people like each person, fitted with
@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from teamrec.algorithms.base import Algorithm
 from teamrec.algorithms.registry import create
 from teamrec.data.events import normalize_events
-from teamrec.errors import ConfigError, DataError, UnsupportedError
+from teamrec.errors import ConfigError, DataError, TeamrecError, UnsupportedError
 from teamrec.pipeline import TeamConfig, fit_team
 from teamrec.recommender import TeamModel
 
@@ -115,8 +115,12 @@ def load_spec(path: str | os.PathLike[str] | None) -> BatchSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"{p}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    for team in spec.teams:
-        spec.for_team(team)  # every override validates now, not halfway through the job
+    # Every team's algorithm and parameters validate now, not halfway through the job.
+    for team, config in [("default", spec.default)] + [(t, spec.for_team(t)) for t in spec.teams]:
+        try:
+            create(config.algorithm, config.params)
+        except TeamrecError as exc:
+            raise ConfigError(f"{p}: {'[default]' if team == 'default' else f'[teams.{team}]'}: {exc}") from None
     return spec
 
 
@@ -253,9 +257,17 @@ def iter_teams(
     from teamrec.data.sources import read_source
 
     dataset = read_source(path, fmt, **options)
-    for team in dataset.teams:
-        one = dataset.team(team)
-        yield team, one.events, one.items, one.users
+    # One grouping pass per table, not one scan of every table per team.
+    events = dataset.events.groupby("team", sort=True).indices
+    items = dataset.items.groupby("team").indices
+    users = dataset.users.groupby("team").indices
+    for team, rows in events.items():  # a team with metadata but no events has nothing to fit
+        yield (
+            str(team),
+            dataset.events.iloc[rows].reset_index(drop=True),
+            dataset.items.iloc[items.get(team, [])].reset_index(drop=True),
+            dataset.users.iloc[users.get(team, [])].reset_index(drop=True),
+        )
 
 
 # -- writing the output ------------------------------------------------------------------------

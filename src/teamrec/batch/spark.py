@@ -13,12 +13,14 @@ Needs the ``spark`` extra (``pip install 'teamrec[spark]'``) and Java 17 or newe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,15 @@ log = logging.getLogger(__name__)
 
 #: The long table tasks return: one row per output row, plus one "_stats" row per team.
 RESULT_SCHEMA = "output string, team string, a string, rank int, b string, score double"
+
+
+@contextlib.contextmanager
+def _quiet_pandas3() -> Iterator[None]:
+    """PySpark 4 warns that pandas 3 is not "fully" supported; the Arrow paths this job uses
+    are (the engine-equality tests run them), so the warning is noise here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        yield
 
 
 def find_java_home() -> str | None:
@@ -132,7 +143,8 @@ def run_spark(
         items = {t: i for t, _, i, _ in teams if i is not None and len(i)}
         users = {t: u for t, _, _, u in teams if u is not None and len(u)}
         pdf = pd.concat(frames, ignore_index=True) if frames else normalize_events(pd.DataFrame(columns=EVENT_COLUMNS))
-        events = spark.createDataFrame(pdf.astype({"team": str, "user": str, "item": str, "kind": str}))
+        with _quiet_pandas3():
+            events = spark.createDataFrame(pdf.astype({c: object for c in ("team", "user", "item", "kind")}))
     model_root = out_path / "models"
 
     def per_team(frame: pd.DataFrame) -> pd.DataFrame:
@@ -148,10 +160,7 @@ def run_spark(
             outputs.model.save(model_root / f"team={team}")
         return _long(outputs, len(clean), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
-    with warnings.catch_warnings():
-        # PySpark 4 warns that pandas 3 is not "fully" supported; the Arrow path this job uses
-        # is (the engine-equality test runs it), so the warning is noise here.
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    with _quiet_pandas3():
         result = events.groupBy("team").applyInPandas(per_team, schema=RESULT_SCHEMA)
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
     try:
