@@ -1,25 +1,26 @@
 # Set-up and the two everyday jobs. Everything the project needs is installed from here:
-# a virtualenv with the package and its test extras, and Debian's chromium for the browser tests.
+# a virtualenv with the package and its test extras, Debian's chromium for the browser tests,
+# and Debian's PostgreSQL server binaries and a Java runtime for the store and Spark tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup browser bench clean
+.PHONY: demo test setup browser system bench clean
 
 ## demo: set up, then serve the demo workspace (embedded: files + SQLite, no network)
 demo: setup
 	$(BIN)/teamrec serve
 
 ## test: set up (incl. chromium for the browser tests), then run the whole test suite
-test: setup browser
+test: setup browser system
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,postgres,spark]'
 	touch $(STAMP)
 
 ## browser: Debian's chromium for the Playwright tests (needs root or sudo on a fresh machine)
@@ -27,6 +28,16 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## system: PostgreSQL server binaries (the store tests start their own server) and a Java
+## runtime for PySpark, from Debian, when missing (needs root or sudo on a fresh machine)
+system:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; } && \
+	  command -v java >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  PG=$$(apt-cache policy postgresql-15 | grep -q 'Candidate: [0-9]' && echo postgresql-15 || echo postgresql); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PG default-jre-headless >/dev/null; }
 
 ## bench: the speed benchmarks, side by side with the peer libraries, then the service load test
 bench: setup

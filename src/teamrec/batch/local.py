@@ -19,7 +19,15 @@ from typing import Any
 
 import pandas as pd
 
-from teamrec.batch.job import BatchSpec, iter_teams, read_partition, run_team, team_partitions, write_manifest, write_team
+from teamrec.batch.job import (
+    BatchSpec,
+    iter_teams,
+    read_partition,
+    run_team,
+    team_partitions,
+    write_manifest,
+    write_team,
+)
 
 log = logging.getLogger(__name__)
 

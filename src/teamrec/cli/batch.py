@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +11,7 @@ import typer
 from teamrec.cli._common import ColumnsOpt, FormatOpt, JsonOpt, echo_json, parse_pairs
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     local = "local"
     spark = "spark"
 
@@ -26,7 +26,9 @@ def batch(
     ] = None,
     algorithm: Annotated[str | None, typer.Option("--algorithm", "-a", help="algorithm for every team")] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="how many recommendations/similar per row")] = 10,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="local engine: processes (default: cores)")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="local engine: processes (default: cores)")
+    ] = None,
     partitions: Annotated[int, typer.Option("--partitions", min=1, help="spark engine: shuffle partitions")] = 16,
     models: Annotated[bool, typer.Option("--models/--no-models", help="save each team's model")] = True,
     fmt: FormatOpt = None,

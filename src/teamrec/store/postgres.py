@@ -168,13 +168,13 @@ class PostgresEventStore:
 
     @staticmethod
     def _count(conn: psycopg.Connection, team: str) -> int:
-        return int(conn.execute("SELECT count(*) FROM events WHERE team = %s", (team,)).fetchone()[0])
+        return _scalar(conn.execute("SELECT count(*) FROM events WHERE team = %s", (team,)).fetchone())
 
     def count(self, team: str | None = None) -> int:
         with self._pool.connection() as conn:
             if team is not None:
                 return self._count(conn, team)
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            return _scalar(conn.execute("SELECT count(*) FROM events").fetchone())
 
     def teams(self) -> list[str]:
         with self._pool.connection() as conn:
@@ -185,6 +185,10 @@ class PostgresEventStore:
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self._where!r})"
+
+
+def _scalar(row: tuple | None) -> int:
+    return int(row[0]) if row else 0
 
 
 def _first_line(exc: BaseException) -> str:
