@@ -72,6 +72,8 @@ SCHEMAS: dict[str, pa.Schema] = {
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 _TEAM_DIR = re.compile(r"^team=(.+)$")
+#: Rows of similar-item/people queries scored at once (bounds a task's memory on big teams).
+_BLOCK = 1024
 
 
 class BatchSpec(BaseModel):
@@ -189,13 +191,17 @@ def _similar(model: TeamModel, kind: str, k: int, threads: int = 1) -> pd.DataFr
     method = "similar_items" if kind == "item" else "similar_users"
     algorithm: Algorithm = model.algorithm
     try:
-        found, scores = getattr(algorithm, method)(queries, want)
+        getattr(algorithm, method)(queries[:1], want)
     except UnsupportedError:
         # Keeping only the k best neighbours per row gives the same top-k as the full matrix,
         # in far less memory and time than TeamModel's all-pairs helper.
-        helper = create("item-knn" if kind == "item" else "user-knn", {"neighbors": want, "threads": threads})
-        helper.fit(data.matrix)
-        found, scores = getattr(helper, method)(queries, want)
+        algorithm = create("item-knn" if kind == "item" else "user-knn", {"neighbors": want, "threads": threads})
+        algorithm.fit(data.matrix)
+    # Blocks of queries: a block's scores are dense (block x n), so memory stays bounded
+    # however big the team is.
+    parts = [getattr(algorithm, method)(queries[s : s + _BLOCK], want) for s in range(0, len(queries), _BLOCK)]
+    found = np.concatenate([p[0] for p in parts])
+    scores = np.concatenate([p[1] for p in parts])
     keep = (found >= 0) & ~hidden[np.maximum(found, 0)]
     rank = np.cumsum(keep, axis=1)
     keep &= rank <= k
