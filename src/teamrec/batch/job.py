@@ -73,7 +73,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLI
 
 _TEAM_DIR = re.compile(r"^team=(.+)$")
 #: Rows of similar-item/people queries scored at once (bounds a task's memory on big teams).
-_BLOCK = 1024
+_BLOCK = 256
 
 
 class BatchSpec(BaseModel):
