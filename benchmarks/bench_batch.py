@@ -15,7 +15,7 @@ person and saved model are written, by each engine in turn:
 Printed per run: wall seconds, seconds per team (should stay flat as teams grow), the
 summed per-team work (fit + recommend + similar lists, inside the tasks) and its share of
 the wall time x 2 cores (the rest is reading, shuffling and writing), and the peak resident
-memory of a worker process (bounded: one team at a time per worker).
+memory of a task (one team in one worker process: the peak is reset when the task starts).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> None:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     print("\n== summary (work = per-team fit + recommend + similar lists inside the tasks; "
-          f"work% = work / (wall x {CORES} cores); rss = peak resident MB of a worker) ==")
+          f"work% = work / (wall x {CORES} cores); rss = peak resident MB of one task) ==")
     print(header)
     print("\n".join(lines))
     goal = [line for line in lines if line.split()[0] == "1000"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,7 +21,9 @@ import pandas as pd
 from teamrec.batch.job import (
     BatchSpec,
     iter_teams,
+    peak_memory_mb,
     read_partition,
+    reset_peak_memory,
     run_team,
     team_partitions,
     write_manifest,
@@ -30,11 +31,6 @@ from teamrec.batch.job import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _one_team(
@@ -48,12 +44,13 @@ def _one_team(
     users: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     start = time.perf_counter()
+    reset_peak_memory()
     frame = read_partition(team, events) if isinstance(events, Path) else events
     outputs = run_team(frame, spec.for_team(team), k=k, threads=1, items=items, users=users)
     write_team(out, outputs, models=models)
     return {
         "team": team, "events": len(frame), "fit_seconds": round(outputs.seconds, 4),
-        "seconds": round(time.perf_counter() - start, 4), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "seconds": round(time.perf_counter() - start, 4), "peak_rss_mb": round(peak_memory_mb(), 1),
         "rows": {name: len(t) for name, t in outputs.tables().items()},
     }
 

@@ -32,6 +32,8 @@ from teamrec.batch.job import (
     THREAD_ENV,
     BatchSpec,
     iter_teams,
+    peak_memory_mb,
+    reset_peak_memory,
     run_team,
     team_partitions,
     write_manifest,
@@ -148,8 +150,7 @@ def run_spark(
     model_root = out_path / "models"
 
     def per_team(frame: pd.DataFrame) -> pd.DataFrame:
-        import resource
-
+        reset_peak_memory()
         team = str(frame["team"].iloc[0])
         for col in ("team", "user", "item", "kind"):
             frame[col] = frame[col].astype(str).astype(object)
@@ -158,7 +159,7 @@ def run_spark(
                            items=(items or {}).get(team), users=(users or {}).get(team))
         if models:
             outputs.model.save(model_root / f"team={team}")
-        return _long(outputs, len(clean), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+        return _long(outputs, len(clean), peak_memory_mb())
 
     with _quiet_pandas3():
         result = events.groupBy("team").applyInPandas(per_team, schema=RESULT_SCHEMA)
