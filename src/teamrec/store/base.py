@@ -102,7 +102,7 @@ def open_store(url: str | os.PathLike[str]) -> EventStore:
 
     * ``memory:`` -- in memory, gone with the process (tests, throwaway demos);
     * ``sqlite:///path/to/file.sqlite3`` or a plain path -- SQLite, the embedded default;
-    * ``postgresql://...`` -- reserved for the PostgreSQL store (not in this release).
+    * ``postgresql://...`` -- PostgreSQL, shared by several processes (extra ``teamrec[postgres]``).
     """
     text = os.fspath(url)
     if text in ("memory:", ":memory:", "memory://"):
@@ -110,7 +110,9 @@ def open_store(url: str | os.PathLike[str]) -> EventStore:
 
         return MemoryEventStore()
     if text.startswith(("postgres://", "postgresql://")):
-        raise ConfigError("the PostgreSQL event store is not available yet; use a SQLite path")
+        from teamrec.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(text)
     if "://" in text and not text.startswith("sqlite://"):
         raise ConfigError(f"unknown event store URL {text!r}: use a SQLite path, sqlite:///PATH or memory:")
     path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text.removeprefix("sqlite://")

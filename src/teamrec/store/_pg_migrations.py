@@ -1,0 +1,103 @@
+"""The PostgreSQL store's schema, as numbered migrations applied in order, each exactly once.
+
+The same idea as the SQLite store's :mod:`teamrec.store._migrations`: a migration is a function
+of a connection registered with its number, and the numbers applied are recorded in
+``schema_migrations`` in the same transaction as the migration itself, so a database is always
+at a whole version. Each migration runs under a transaction-level advisory lock, so two
+processes opening one new database do not both apply it. Add a migration by appending a
+function with the next number; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+
+Migration = Callable[[psycopg.Connection], None]
+
+#: number -> (name, function), applied in increasing order.
+MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+
+#: The advisory lock key every migration transaction takes (any constant, unique to teamrec).
+_LOCK_KEY = 0x7465616D726563  # "teamrec"
+
+
+def migration(number: int, name: str) -> Callable[[Migration], Migration]:
+    def register(func: Migration) -> Migration:
+        if number in MIGRATIONS:
+            raise ValueError(f"migration {number} is defined twice")
+        MIGRATIONS[number] = (name, func)
+        return func
+
+    return register
+
+
+@migration(1, "events")
+def _events(conn: psycopg.Connection) -> None:
+    # seq is the store-wide sequence number that since() reads incrementally.
+    conn.execute(
+        """
+        CREATE TABLE events (
+            seq         BIGSERIAL PRIMARY KEY,
+            team        TEXT NOT NULL CHECK (team <> ''),
+            "user"      TEXT NOT NULL CHECK ("user" <> ''),
+            item        TEXT NOT NULL CHECK (item <> ''),
+            kind        TEXT NOT NULL CHECK (kind <> ''),
+            value       DOUBLE PRECISION NOT NULL,
+            timestamp   DOUBLE PRECISION,
+            received_at DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX events_by_team ON events (team, seq)")
+
+
+@migration(2, "batches")
+def _batches(conn: psycopg.Connection) -> None:
+    # One row per stored batch: what arrived when, and the client's id for safe retries.
+    conn.execute(
+        """
+        CREATE TABLE batches (
+            id          BIGSERIAL PRIMARY KEY,
+            team        TEXT NOT NULL,
+            batch_id    TEXT,
+            n_events    INTEGER NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (team, batch_id)
+        )
+        """
+    )
+    conn.execute("ALTER TABLE events ADD COLUMN batch BIGINT REFERENCES batches (id)")
+
+
+def applied(conn: psycopg.Connection) -> list[int]:
+    """The migration numbers recorded in the database (creating the record table if needed)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def migrate(conn: psycopg.Connection) -> list[int]:
+    """Apply every migration the database lacks; returns the numbers applied now.
+
+    ``conn`` must be in autocommit mode: each migration runs in its own transaction, which
+    first takes the migration advisory lock (so concurrent openers wait, then see it applied).
+    """
+    done_now = []
+    for number in sorted(MIGRATIONS):
+        name, func = MIGRATIONS[number]
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if number in applied(conn):
+                continue
+            func(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+                (number, name, time.time()),
+            )
+        done_now.append(number)
+    return done_now
