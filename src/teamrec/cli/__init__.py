@@ -17,7 +17,7 @@ import typer
 from teamrec.errors import TeamrecError
 
 #: Command modules, each with ``register(app)``.
-COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "slack")
+COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "slack", "experiment")
 
 app = typer.Typer(
     name="teamrec",
