@@ -35,7 +35,9 @@ def _write_chart(report: Any, chart: Path | None) -> None:
 @experiment_app.command("report")
 def report(
     config: ConfigOpt = None,
-    experiment: Annotated[str | None, typer.Option("--experiment", help="its name (default: every declared one)")] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="its name (default: every declared one)")
+    ] = None,
     team: Annotated[str | None, typer.Option("--team", help="the team (default: every team)")] = None,
     as_json: JsonOpt = False,
     chart: ChartOpt = None,
@@ -69,18 +71,17 @@ def report(
                 feedback = log.feedback(name, exp.name)[list(FEEDBACK_COLUMNS)]
                 result = build_report(impressions, feedback, exp)
                 _write_chart(result, chart)
-                if as_json:
-                    out.append({"team": name, **result.to_dict()})
-                else:
+                out.append({"team": name, **result.to_dict()})
+                if not as_json:
                     typer.echo(f"team {name}")
                     typer.echo(result.to_text())
     finally:
         log.close()
         store.close()
+    if not out and not as_json:
+        typer.echo("no impressions logged yet for " + ", ".join(e.name for e in experiments))
     if as_json:
         typer.echo(json.dumps(out, indent=2))
-    elif not out and not any(len(log_rows) for log_rows in []):
-        pass
 
 
 def load_experiment(value: str, config: Path | None) -> Experiment:
@@ -100,7 +101,9 @@ def load_experiment(value: str, config: Path | None) -> Experiment:
             raise ConfigError(f"{path}: no experiment {name!r} (known: {', '.join(e.name for e in found)})")
         return chosen[0]
     if config is None:
-        raise ConfigError(f"--experiment {value!r}: no such file, and no --config to find an experiment of that name in")
+        raise ConfigError(
+            f"--experiment {value!r}: no such file, and no --config to find an experiment of that name in"
+        )
     from teamrec.service.settings import load_settings
 
     for exp in load_settings(config).experiments:
@@ -119,8 +122,12 @@ def simulate(
     kind_value: KindValueOpt = None,
     share: Annotated[float, typer.Option("--holdout", help="share of the events held out and replayed")] = 0.2,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="items per list")] = 10,
-    max_visits: Annotated[int | None, typer.Option("--max-visits", min=1, help="replay only the first N visits")] = None,
-    action: Annotated[str, typer.Option("--action", help="the feedback each hit sends (join, click, rate_up)")] = "join",
+    max_visits: Annotated[
+        int | None, typer.Option("--max-visits", min=1, help="replay only the first N visits")
+    ] = None,
+    action: Annotated[
+        str, typer.Option("--action", help="the feedback each hit sends (join, click, rate_up)")
+    ] = "join",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOpt = False,
     chart: ChartOpt = None,
@@ -132,8 +139,9 @@ def simulate(
 
     exp = load_experiment(experiment, config)
     options = {"columns": parse_pairs(columns, "--column")} if columns else {}
-    result = simulate_experiment(source, fmt, exp, options=options, kind_values=parse_floats(kind_value, "--kind-value"),
-                                 share=share, k=k, max_visits=max_visits, action=action, seed=seed)
+    kind_values = parse_floats(kind_value, "--kind-value")
+    result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values, share=share, k=k,
+                                 max_visits=max_visits, action=action, seed=seed)
     _write_chart(result.simulation.report, chart)
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_text())
 

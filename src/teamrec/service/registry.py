@@ -19,8 +19,8 @@ import copy
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from teamrec.data.matrix import extend_matrix
