@@ -129,6 +129,7 @@ def simulate(
         str, typer.Option("--action", help="the feedback each hit sends (join, click, rate_up)")
     ] = "join",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    split: Annotated[str, typer.Option("--split", help="auto: the last share in time; random: per person")] = "auto",
     as_json: JsonOpt = False,
     chart: ChartOpt = None,
 ) -> None:
@@ -141,7 +142,7 @@ def simulate(
     options = {"columns": parse_pairs(columns, "--column")} if columns else {}
     kind_values = parse_floats(kind_value, "--kind-value")
     result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values, share=share, k=k,
-                                 max_visits=max_visits, action=action, seed=seed)
+                                 max_visits=max_visits, action=action, seed=seed, split=split)
     _write_chart(result.simulation.report, chart)
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_text())
 

@@ -116,12 +116,18 @@ def simulate_experiment(
     max_visits: int | None = None,
     action: str = "join",
     seed: int = 0,
+    split: str = "auto",
 ) -> ServiceSimulation:
     """Replay ``source``'s hold-out through a real :class:`TeamService` serving ``experiment``.
 
     The experiment runs for the simulated team whatever its window and rollout say (a
     simulation is of one team that takes part); every hit is fed back as ``action``.
+    ``split``: ``"auto"`` holds out the last ``share`` in time when every event has a time;
+    ``"random"`` holds out ``share`` of each person's events at random (the times are then
+    dropped, and visits come in a seeded random order).
     """
+    if split not in ("auto", "random"):
+        raise DataError(f"split must be 'auto' or 'random', got {split!r}", field="split")
     start = time.perf_counter()
     data = read_source(source, fmt, **(options or {}))
     teams = data.teams()
@@ -131,13 +137,16 @@ def simulate_experiment(
     from teamrec.spec import TeamSpec
 
     config = TeamSpec(format=None, kind_values=kind_values or {}, matrix=matrix or {}).matrix_config(spec_format)
-    events = data.events
+    learnt = np.ones(len(data.events), dtype=bool)
     if config.kinds is not None:  # the hold-out is what the team's models learn from (Slack: memberships)
-        events = events[events["kind"].isin(config.kinds)].reset_index(drop=True)
+        learnt = data.events["kind"].isin(config.kinds).to_numpy()
+    events = data.events[learnt].reset_index(drop=True)
+    others = data.events[~learnt]  # other kinds (Slack messages) stay in training, as in the team's data
+    if split == "random":
+        events = events.assign(timestamp=np.nan)
     train, holdout = split_holdout(events, share, seed=seed)
     if not len(holdout):
         raise DataError("the hold-out is empty: nothing to replay", file=str(source))
-    others = data.events[~data.events.index.isin(events.index)] if config.kinds is not None else data.events.iloc[:0]
     train_all = pd.concat([train, others], ignore_index=True) if len(others) else train
     experiment = experiment.model_copy(update={"start": pd.Timestamp("2000-01-01", tz="UTC").to_pydatetime(),
                                                "end": None, "rollout": 1.0})
@@ -160,7 +169,8 @@ def simulate_experiment(
             sim, checks = _replay(team, experiment, holdout.assign(team=TEAM), k, max_visits, action, seed)
         finally:
             service.close()
-    notes = [f"simulated with k={k}, hold-out share {share}, feedback action {action!r}; the experiment's window "
+    notes = [f"simulated with k={k}, hold-out share {share} ({split} split), feedback action {action!r}; the "
+             "experiment's window "
              "and rollout are ignored (the simulated team takes part)"]
     return ServiceSimulation(sim, checks, len(train), len(holdout), time.perf_counter() - start, notes)
 
