@@ -162,3 +162,15 @@ def test_a_changed_running_experiment_is_refused_at_start(globex_dir, tmp_path):
     renamed = {**changed, "name": "knn-vs-pop-2"}
     with TestClient(create_app(settings(globex_dir, db, renamed))) as c:
         assert recommend(c, "nobody-known")["experiment"] in ("knn-vs-pop-2", None)
+
+
+def test_each_arm_is_its_own_snapshot_and_arms_survive_a_retrain(client):
+    registry = client.app.state.service.registry
+    assert registry.get("demo", "knn-vs-pop/control").model.algorithm.name == "popularity"
+    assert registry.get("demo", "knn-vs-pop/knn").model.algorithm.name == "item-knn"
+    assert registry.get("demo").model.algorithm.name == "item-knn"  # the team's own model, apart
+    users = people(client)
+    before = {u: recommend(client, u)["arm"] for u in users}
+    assert client.post(f"{D}/model/retrain", headers=ADMIN).status_code in (200, 202)
+    assert registry.get("demo", "knn-vs-pop/knn").version == 2
+    assert {u: recommend(client, u)["arm"] for u in users} == before

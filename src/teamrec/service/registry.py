@@ -141,6 +141,8 @@ class ModelRegistry:
     def _refresh(self, team: str, arm: str | None) -> TeamState:
         current = self.get(team, arm)
         config = current.fresh.config
+        if config is None:  # loaded without a source: nothing to extend
+            return self._build(team, prefer_saved=False, arm=arm)
         with self._locks[team]:
             self.retraining.add(team)
             try:

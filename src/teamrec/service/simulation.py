@@ -136,7 +136,8 @@ def simulate_experiment(
     spec_format = data.info.get("format") or fmt
     from teamrec.spec import TeamSpec
 
-    config = TeamSpec(format=None, kind_values=kind_values or {}, matrix=matrix or {}).matrix_config(spec_format)
+    spec = TeamSpec.model_validate({"kind_values": kind_values or {}, "matrix": matrix or {}})
+    config = spec.matrix_config(spec_format)
     learnt = np.ones(len(data.events), dtype=bool)
     if config.kinds is not None:  # the hold-out is what the team's models learn from (Slack: memberships)
         learnt = data.events["kind"].isin(config.kinds).to_numpy()

@@ -164,10 +164,10 @@ class TeamService:
         exploration (seeded by the recommendation id, so a logged list can be re-derived)."""
         recommendation_id = uuid.uuid4().hex
         experiment, arm = self.assignment(user)
-        key = None if arm is None else arm_key(experiment, arm)
+        key = None if arm is None or experiment is None else arm_key(experiment, arm)
         state = self.registry.get(self.name, key)
         row, hide = state.fresh.row(state.model, user)
-        chosen = policy or self._policies.get(key) or self.policy
+        chosen = policy or (self._policies.get(key) if key is not None else None) or self.policy
         results = state.model.recommend(
             user, k, exclude=exclude, candidates=candidates, explain=explain, public_only=caller.public_only,
             user_items=row, hide=hide, policy=chosen, rng=seed_for(recommendation_id) if rng is None else rng,
@@ -304,7 +304,7 @@ class TeamService:
         }))
         result = FeedbackResult(team=self.name, recommendation_id=recommendation_id, user=user, item=item,
                                 action=action)
-        if events is not None:
+        if events is not None and event is not None:
             ingested = self.ingest(caller, events.drop(columns=["team"]))
             result.event_kind, result.stored = event[0], ingested.stored
         return result
