@@ -193,21 +193,22 @@ class TeamService:
         if not results:
             return
         now = time.time()
-        frame = pd.DataFrame({
+        items = [r.id for r in results]
+        # Plain lists, not a DataFrame: this runs on every request.
+        self.feedback_log.log_impressions(self.name, {
             "recommendation_id": answer.recommendation_id,
             "person": user,
             "experiment": answer.experiment,
             "arm": answer.arm or DEFAULT_ARM,
-            "item": [r.id for r in results],
+            "item": items,
             "position": [r.position if r.position is not None else n for n, r in enumerate(results, start=1)],
             "explored": [bool(r.explored) for r in results],
             "propensity": [1.0 if r.propensity is None else float(r.propensity) for r in results],
             "surface": surface,
             "shown_at": now,
         })
-        self.feedback_log.log_impressions(self.name, frame)
         if self.settings.impression_kind:  # a team that counts being shown as an interaction
-            events = pd.DataFrame({"user": user, "item": frame["item"], "kind": self.settings.impression_kind,
+            events = pd.DataFrame({"user": user, "item": items, "kind": self.settings.impression_kind,
                                    "value": 1.0, "timestamp": now})
             self.ingest(Caller(trusted=True), events)
 
@@ -298,10 +299,10 @@ class TeamService:
             # Checked against the event rules before anything is logged: all or nothing.
             events = prepare(self.name, pd.DataFrame({"user": [user], "item": [item], "kind": [event[0]],
                                                       "value": [event[1]], "timestamp": [at]}))
-        self.feedback_log.log_feedback(self.name, pd.DataFrame({
+        self.feedback_log.log_feedback(self.name, {
             "recommendation_id": [recommendation_id], "person": [user], "item": [item], "action": [action],
             "surface": [surface], "at": [at],
-        }))
+        })
         result = FeedbackResult(team=self.name, recommendation_id=recommendation_id, user=user, item=item,
                                 action=action)
         if events is not None and event is not None:

@@ -27,8 +27,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -41,17 +42,19 @@ IMPRESSION_LOG_COLUMNS: tuple[str, ...] = (
     "surface", "shown_at",
 )
 FEEDBACK_LOG_COLUMNS: tuple[str, ...] = ("recommendation_id", "team", "person", "item", "action", "surface", "at")
+#: What the log methods take: a DataFrame, or a mapping of column -> list (or one value for all rows).
+Rows: TypeAlias = pd.DataFrame | Mapping[str, Any]
 
 
 @runtime_checkable
 class FeedbackLog(Protocol):
     """Append-only impressions and feedback, per team, plus the experiments' fingerprints."""
 
-    def log_impressions(self, team: str, impressions: pd.DataFrame) -> int:
+    def log_impressions(self, team: str, impressions: Rows) -> int:
         """Store one recommendation's (or several) shown items: all rows, or none."""
         ...
 
-    def log_feedback(self, team: str, feedback: pd.DataFrame) -> int:
+    def log_feedback(self, team: str, feedback: Rows) -> int:
         """Store actions on shown items; a replayed (recommendation_id, item, action) refuses all."""
         ...
 
@@ -79,40 +82,52 @@ class FeedbackLog(Protocol):
         ...
 
 
-def _times(values: pd.Series) -> np.ndarray:
-    """Times (datetimes or epoch seconds) as epoch seconds."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64)
-    parsed = pd.to_datetime(values, utc=True)
-    return (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+def _seconds(value: object) -> float:
+    """A time (epoch seconds, a datetime or an ISO string) as epoch seconds."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return float(value)
+    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return float(stamp.timestamp())
 
 
-def _prepare(team: str, frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
-    """The frame with every log column (optional ones filled), one team, checked for blanks."""
-    out = frame.copy()
+
+def _prepare(team: str, rows: Rows, columns: tuple[str, ...], name: str) -> list[tuple]:
+    """The rows to store, as tuples in ``columns`` order (one team, optional columns filled,
+    ids checked, times in epoch seconds). ``rows``: a DataFrame, or a mapping of column ->
+    list (or one value for every row): the service's per-request path, with no DataFrame to
+    build (a recommendation has at most a few hundred items, so plain Python is the fast way)."""
+    data = {c: rows[c].tolist() for c in rows.columns} if isinstance(rows, pd.DataFrame) else dict(rows)
+    data["team"] = team
     for optional in ("experiment", "surface"):
-        if optional in columns and optional not in out.columns:
-            out[optional] = None
-    out["team"] = team
-    missing = [c for c in columns if c not in out.columns]
+        data.setdefault(optional, None)
+    missing = [c for c in columns if c not in data]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", file=name)
-    out = out[list(columns)].reset_index(drop=True)
+    lengths = {len(v) for v in data.values() if isinstance(v, list | tuple | np.ndarray)}
+    if len(lengths) > 1:
+        raise DataError(f"columns of different lengths ({sorted(lengths)})", file=name)
+    n = lengths.pop() if lengths else 1
+    cols = {c: (list(data[c]) if isinstance(data[c], list | tuple | np.ndarray) else [data[c]] * n) for c in columns}
     for col in ("recommendation_id", "person", "item"):
-        blank = out[col].isna().to_numpy() | (out[col].astype(str) == "").to_numpy()
-        if blank.any():
-            raise DataError(f"row {int(np.flatnonzero(blank)[0])}: blank id", file=name, field=col)
-        out[col] = out[col].astype(str)
+        for i, value in enumerate(cols[col]):
+            if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "":
+                raise DataError(f"row {i}: blank id", file=name, field=col)
+        cols[col] = [str(v) for v in cols[col]]
     time_col = "shown_at" if "shown_at" in columns else "at"
-    out[time_col] = _times(out[time_col])
+    try:
+        cols[time_col] = [_seconds(v) for v in cols[time_col]]
+    except (ValueError, TypeError):
+        raise DataError("not a time", file=name, field=time_col) from None
     if "propensity" in columns:
-        p = out["propensity"].to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(p) | (p <= 0) | (p > 1)
-        if bad.any():
-            raise DataError(f"row {int(np.flatnonzero(bad)[0])}: must be in (0, 1]", file=name, field="propensity")
-        out["position"] = out["position"].astype(np.int64)
-        out["explored"] = out["explored"].astype(bool)
-    return out
+        for i, p in enumerate(cols["propensity"]):
+            if not (isinstance(p, int | float | np.number) and 0 < float(p) <= 1):
+                raise DataError(f"row {i}: must be in (0, 1], got {p!r}", file=name, field="propensity")
+        cols["propensity"] = [float(p) for p in cols["propensity"]]
+        cols["position"] = [int(p) for p in cols["position"]]
+        cols["explored"] = [bool(x) for x in cols["explored"]]
+    return list(zip(*(cols[c] for c in columns), strict=True))
 
 
 def _finish(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -130,8 +145,18 @@ def _finish(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _replays(frame: pd.DataFrame) -> np.ndarray:
-    return frame.duplicated(["recommendation_id", "item", "action"]).to_numpy()
+def _first_repeat(keys: list[tuple[str, str, str]]) -> tuple[str, str, str] | None:
+    seen: set[tuple[str, str, str]] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
+#: Where the key columns are in a stored row.
+_RID, _PERSON, _ITEM = 0, 2, 5
+_F_RID, _F_ITEM, _F_ACTION = 0, 3, 4
 
 
 def _replay_error(rid: str, item: str, action: str) -> DataError:
@@ -140,67 +165,58 @@ def _replay_error(rid: str, item: str, action: str) -> DataError:
 
 
 class MemoryFeedbackLog:
-    """The in-memory twin: frames per team, guarded by one lock."""
+    """The in-memory twin: rows per team, guarded by one lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._impressions: dict[str, list[pd.DataFrame]] = {}
-        self._feedback: dict[str, list[pd.DataFrame]] = {}
+        self._impressions: dict[str, list[tuple]] = {}
+        self._feedback: dict[str, list[tuple]] = {}
         self._actions: set[tuple[str, str, str]] = set()
-        self._shown: set[tuple[str, str]] = set()
-        self._by_id: dict[tuple[str, str], pd.DataFrame] = {}
+        self._by_id: dict[tuple[str, str], list[tuple]] = {}
         self._fingerprints: dict[str, str] = {}
 
-    def log_impressions(self, team: str, impressions: pd.DataFrame) -> int:
-        frame = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
-        keys = list(zip(frame["recommendation_id"], frame["item"], strict=True))
+    def log_impressions(self, team: str, impressions: Rows) -> int:
+        rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
+        keys = [(r[_RID], r[_ITEM]) for r in rows]
         with self._lock:
-            if len(set(keys)) != len(keys) or any(k in self._shown for k in keys):
+            shown = {(rid, r[_ITEM]) for rid, _ in keys for r in self._by_id.get((team, rid), [])}
+            if len(set(keys)) != len(keys) or any(k in shown for k in keys):
                 raise DataError("an item is logged twice for one recommendation", file="impressions", field="item")
-            self._shown.update(keys)
-            self._impressions.setdefault(team, []).append(frame)
-            for rid, part in frame.groupby("recommendation_id", sort=False):
-                key = (team, str(rid))
-                self._by_id[key] = pd.concat([self._by_id[key], part]) if key in self._by_id else part
-        return len(frame)
+            self._impressions.setdefault(team, []).extend(rows)
+            for row in rows:
+                self._by_id.setdefault((team, row[_RID]), []).append(row)
+        return len(rows)
 
-    def log_feedback(self, team: str, feedback: pd.DataFrame) -> int:
-        frame = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
-        keys = list(zip(frame["recommendation_id"], frame["item"], frame["action"], strict=True))
+    def log_feedback(self, team: str, feedback: Rows) -> int:
+        rows = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
+        keys = [(r[_F_RID], r[_F_ITEM], r[_F_ACTION]) for r in rows]
         with self._lock:
-            repeated = [k for k in keys if k in self._actions]
-            if repeated or _replays(frame).any():
-                raise _replay_error(*(repeated[0] if repeated else keys[int(np.flatnonzero(_replays(frame))[0])]))
+            repeat = next((k for k in keys if k in self._actions), None) or _first_repeat(keys)
+            if repeat is not None:
+                raise _replay_error(*repeat)
             self._actions.update(keys)
-            self._feedback.setdefault(team, []).append(frame)
-        return len(frame)
-
-    def _all(self, parts: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-        if not parts:
-            return _finish(pd.DataFrame({c: [] for c in columns}), columns)
-        return _finish(pd.concat(parts, ignore_index=True), columns)
+            self._feedback.setdefault(team, []).extend(rows)
+        return len(rows)
 
     def impressions(self, team: str, experiment: str | None = None) -> pd.DataFrame:
         with self._lock:
-            parts = list(self._impressions.get(team, []))
-        frame = self._all(parts, IMPRESSION_LOG_COLUMNS)
+            rows = list(self._impressions.get(team, []))
         if experiment is not None:
-            frame = frame[frame["experiment"] == experiment].reset_index(drop=True)
-        return frame
+            rows = [r for r in rows if r[3] == experiment]
+        return _finish(pd.DataFrame.from_records(rows, columns=list(IMPRESSION_LOG_COLUMNS)), IMPRESSION_LOG_COLUMNS)
 
     def feedback(self, team: str, experiment: str | None = None) -> pd.DataFrame:
         with self._lock:
-            parts = list(self._feedback.get(team, []))
-        frame = self._all(parts, FEEDBACK_LOG_COLUMNS)
-        if experiment is not None:
-            ids = set(self.impressions(team, experiment)["recommendation_id"])
-            frame = frame[frame["recommendation_id"].isin(ids)].reset_index(drop=True)
-        return frame
+            rows = list(self._feedback.get(team, []))
+            if experiment is not None:
+                ids = {r[_RID] for r in self._impressions.get(team, []) if r[3] == experiment}
+                rows = [r for r in rows if r[_F_RID] in ids]
+        return _finish(pd.DataFrame.from_records(rows, columns=list(FEEDBACK_LOG_COLUMNS)), FEEDBACK_LOG_COLUMNS)
 
     def find(self, team: str, recommendation_id: str) -> pd.DataFrame:
         with self._lock:
-            part = self._by_id.get((team, str(recommendation_id)))
-        return self._all([] if part is None else [part], IMPRESSION_LOG_COLUMNS)
+            rows = list(self._by_id.get((team, str(recommendation_id)), []))
+        return _finish(pd.DataFrame.from_records(rows, columns=list(IMPRESSION_LOG_COLUMNS)), IMPRESSION_LOG_COLUMNS)
 
     def running_fingerprint(self, name: str) -> str | None:
         with self._lock:
@@ -244,24 +260,21 @@ class SQLiteFeedbackLog:
                 raise
         return len(rows)
 
-    def log_impressions(self, team: str, impressions: pd.DataFrame) -> int:
-        frame = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
-        rows = list(zip(*(frame[c].tolist() for c in IMPRESSION_LOG_COLUMNS), strict=True))
+    def log_impressions(self, team: str, impressions: Rows) -> int:
+        rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
         error = DataError("an item is logged twice for one recommendation", file="impressions", field="item")
         return self._insert(
             f"INSERT INTO impressions ({', '.join(IMPRESSION_LOG_COLUMNS)}) VALUES ({', '.join('?' * 11)})",
             rows, error,
         )
 
-    def log_feedback(self, team: str, feedback: pd.DataFrame) -> int:
-        frame = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
-        if _replays(frame).any():
-            first = frame.iloc[int(np.flatnonzero(_replays(frame))[0])]
-            raise _replay_error(first["recommendation_id"], first["item"], first["action"])
-        rows = list(zip(*(frame[c].tolist() for c in FEEDBACK_LOG_COLUMNS), strict=True))
-        first = frame.iloc[0] if len(frame) else None
-        error = (_replay_error(first["recommendation_id"], first["item"], first["action"]) if first is not None
-                 else DataError("feedback replayed"))
+    def log_feedback(self, team: str, feedback: Rows) -> int:
+        rows = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
+        keys = [(r[_F_RID], r[_F_ITEM], r[_F_ACTION]) for r in rows]
+        repeat = _first_repeat(keys)
+        if repeat is not None:
+            raise _replay_error(*repeat)
+        error = _replay_error(*keys[0]) if keys else DataError("feedback replayed")
         return self._insert(
             f"INSERT INTO feedback ({', '.join(FEEDBACK_LOG_COLUMNS)}) VALUES ({', '.join('?' * 7)})", rows, error
         )
