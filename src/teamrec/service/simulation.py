@@ -181,6 +181,8 @@ def _replay(
     action: str, seed: int,
 ) -> tuple[Simulation, list[OffPolicyCheck]]:
     caller = Caller(trusted=True)
+    counter = iter(range(1 << 62))
+    team.new_recommendation_id = lambda: f"sim-{seed}-{next(counter)}"  # reproducible exploration
     # The visits the replay will make, so that the truth below counts the same future.
     holdout = visit_order(holdout, seed)
     if max_visits is not None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -130,6 +131,9 @@ class TeamService:
         self.refresher = refresher
         self.policy = policy
         self.feedback_log: FeedbackLog = feedback_log if feedback_log is not None else MemoryFeedbackLog()
+        #: Where recommendation ids come from (random; a simulation sets a seeded sequence so
+        #: that its exploration, seeded by the id, is the same on every run).
+        self.new_recommendation_id: Callable[[], str] = lambda: uuid.uuid4().hex
         self.declared = tuple(experiments)
         #: The experiments this team serves arms of (the registry built their snapshots).
         served = registry.arms.get(name, {})
@@ -162,7 +166,7 @@ class TeamService:
         Every call gets a fresh ``recommendation_id`` and its shown items are logged as
         impressions. A person in a running experiment is served by their arm's snapshot and
         exploration (seeded by the recommendation id, so a logged list can be re-derived)."""
-        recommendation_id = uuid.uuid4().hex
+        recommendation_id = self.new_recommendation_id()
         experiment, arm = self.assignment(user)
         key = None if arm is None or experiment is None else arm_key(experiment, arm)
         state = self.registry.get(self.name, key)
