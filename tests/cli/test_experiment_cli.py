@@ -66,3 +66,26 @@ def test_experiment_report_reads_the_services_log(tmp_path, capsys):
     assert main(["experiment", "report", "--config", str(config)]) == 0
     assert "experiment e1" in capsys.readouterr().out
     assert main(["experiment", "report", "--config", str(config), "--experiment", "nope"]) == 2
+
+
+def test_serve_refuses_a_changed_running_experiment_in_one_line(tmp_path, capsys):
+    from teamrec.experiments.settings import parse_experiment
+    from teamrec.store.feedback import SQLiteFeedbackLog
+
+    db = tmp_path / "events.sqlite3"
+    running = parse_experiment({"name": "e1", "start": "2020-01-01T00:00:00Z", "arms": [
+        {"name": "a", "algorithm": "popularity"}, {"name": "b", "algorithm": "item-knn"}]})
+    log = SQLiteFeedbackLog(db)
+    from teamrec.experiments.settings import fingerprint
+
+    log.record_fingerprint("e1", fingerprint(running))
+    log.close()
+    config = tmp_path / "teamrec.toml"
+    config.write_text(
+        f'mode = "development"\ndatabase = "{db}"\n[teams.demo]\nformat = "demo"\n'
+        '[[experiments]]\nname = "e1"\nstart = 2020-01-01T00:00:00Z\n'
+        'arms = [{ name = "a", algorithm = "popularity" }, { name = "b", algorithm = "item-knn", epsilon = 0.1 }]\n'
+    )
+    assert main(["serve", "--config", str(config), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "experiment 'e1' is running with fingerprint" in err[-1] and "give the new settings a new name" in err[-1]
