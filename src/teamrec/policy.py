@@ -179,7 +179,9 @@ class RecommendationPolicy:
             score_of = dict(zip(ranked.tolist(), ranked_scores.tolist(), strict=True))
             fill_of = dict(zip(ranked.tolist(), from_fallback[r][valid].tolist(), strict=True))
             out[r, :m] = chosen
-            out_scores[r, :m] = [score_of.get(int(i), np.nan) for i in chosen]
+            # An explored item from beyond the ranked list has no score in it: 0 (a number the
+            # API can serve; its ``explored`` flag says why it is there).
+            out_scores[r, :m] = [score_of.get(int(i), 0.0) for i in chosen]
             out_fill[r, :m] = [fill_of.get(int(i), False) for i in chosen]
             out_explored[r, :m] = np.asarray(explored, dtype=bool)[:m]
             out_prop[r, :m] = np.asarray(prop, dtype=np.float64)[:m]

@@ -231,3 +231,44 @@ def test_a_pick_made_before_the_search_answers_stays_closed(page, slack_url):
     page.wait_for_timeout(600)  # longer than the search delay and its answer
     assert page.locator("#person-options").is_hidden()
     assert page.errors == []
+
+
+def test_the_experiments_panel_for_an_admin_key(browser, globex_dir):
+    experiment = {"name": "knn-vs-pop", "start": "2020-01-01T00:00:00Z",
+                  "arms": [{"name": "control", "algorithm": "popularity"},
+                           {"name": "knn", "algorithm": "item-knn", "epsilon": 0.3}]}
+    app = create_app(make_settings(globex_dir, experiments=[experiment]), store=MemoryEventStore())
+    with live_server(app) as url:
+        headers = {"X-API-Key": KEYS["globex-admin"]}
+        for user in ("g1", "g2", "g3", "g4"):
+            answer = httpx.get(f"{url}/api/v1/teams/globex/people/{user}/recommendations", headers=headers,
+                               timeout=30).json()
+            if answer["results"]:
+                response = httpx.post(url + "/api/v1/teams/globex/feedback", headers=headers, json={
+                    "recommendation_id": answer["recommendation_id"], "user": user,
+                    "item": answer["results"][0]["id"], "action": "click"})
+                assert response.status_code == 201, response.text
+        context = browser.new_context()
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(f"{url}/?key={KEYS['globex-admin']}")
+        page.wait_for_selector("#experiments:not([hidden]) #experiment-table tbody tr")
+        rows = page.locator("#experiment-table tbody tr")
+        cells = [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
+        assert [r[0] for r in cells] == ["control", "knn"]
+        clicks = sum(int(r[3]) for r in cells)
+        impressions = sum(int(r[2]) for r in cells)
+        assert clicks >= 1 and impressions >= clicks
+        page.wait_for_selector("#experiment-chart:not([hidden])")
+        assert page.eval_on_selector("#experiment-chart", "img => img.naturalWidth > 100")
+        assert errors == []
+        context.close()
+
+        # Without a key the panel stays hidden and nothing is asked for.
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#model-info:has-text('200 people')")  # the open demo team
+        assert page.locator("#experiments").is_hidden()
+        context.close()

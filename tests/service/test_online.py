@@ -45,10 +45,11 @@ def test_a_join_changes_that_persons_recommendations_at_once(client):
 
 
 def test_a_dismissal_is_never_recommended_again(client):
-    _, before = recs(client, "g4")
-    assert before[0] == "G2"
-    out = post(client, {"user": "g4", "item": "G2"}, path="feedback")
-    assert out["stored"] == 1
+    answer = client.get(f"{G}/people/g4/recommendations", headers=A).json()
+    assert answer["results"][0]["id"] == "G2"
+    out = post(client, {"user": "g4", "item": "G2", "action": "dismiss",
+                        "recommendation_id": answer["recommendation_id"]}, path="feedback")
+    assert out["stored"] == 1 and out["event_kind"] == "dismiss"
     assert "G2" not in recs(client, "g4")[1]
     client.post(f"{G}/model/retrain", headers=A)
     version, after = recs(client, "g4")
@@ -56,9 +57,10 @@ def test_a_dismissal_is_never_recommended_again(client):
 
 
 def test_unknown_feedback_actions_are_refused(client):
-    response = client.post(f"{G}/feedback", json={"user": "g4", "item": "G2", "action": "love"}, headers=A)
+    body = {"user": "g4", "item": "G2", "action": "love", "recommendation_id": "r1"}
+    response = client.post(f"{G}/feedback", json=body, headers=A)
     assert response.status_code == 422
-    assert client.post(f"{G}/feedback", json={"user": "g4", "item": "G2"}).status_code == 401
+    assert client.post(f"{G}/feedback", json={**body, "action": "dismiss"}).status_code == 401
 
 
 def test_a_leave_ends_the_membership_and_the_channel_is_not_recommended_back(client):

@@ -17,7 +17,7 @@ import typer
 from teamrec.errors import TeamrecError, one_line
 
 #: Command modules, each with ``register(app)``.
-COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "slack", "generate", "batch")
+COMMAND_MODULES = ("data", "recommend", "evaluate", "serve", "slack", "experiment", "generate", "batch")
 
 app = typer.Typer(
     name="teamrec",

@@ -139,3 +139,24 @@ def explore(
     order = np.argsort(slots, kind="stable")
     shown, explored = shown[order], explored[order]
     return shown, explored, _show_probability(shown, ranked, pool, k, float(epsilon))
+
+
+class EpsilonGreedy:
+    """The policy's exploration hook (:data:`teamrec.policy.Explorer`) for one arm's ``epsilon``:
+    :func:`explore` over the ranked list and the person's eligible pool, seeded from the
+    request's generator (the service seeds it with the recommendation id)."""
+
+    def __init__(self, epsilon: float) -> None:
+        _check(1, epsilon)
+        self.epsilon = float(epsilon)
+
+    def __call__(
+        self, ranked_items: np.ndarray, ranked_scores: np.ndarray, eligible_pool: np.ndarray, k: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        seed = int(rng.integers(0, 2**63 - 1))
+        return explore(np.asarray(ranked_items, dtype=np.int64), np.asarray(eligible_pool, dtype=np.int64), k,
+                       self.epsilon, seed)
+
+    def __repr__(self) -> str:
+        return f"EpsilonGreedy({self.epsilon})"

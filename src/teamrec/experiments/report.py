@@ -120,8 +120,9 @@ class ExperimentReport:
         left, right = figure.subplots(1, 2)
         x = np.arange(len(self.arms))
         ctr = self.arms["ctr"].to_numpy(dtype=float)
-        low = np.nan_to_num(ctr - self.arms["low"].to_numpy(dtype=float))
-        high = np.nan_to_num(self.arms["high"].to_numpy(dtype=float) - ctr)
+        # Clipped at 0: at CTR 0 the Wilson bound is 0 up to rounding (matplotlib refuses -1e-18).
+        low = np.clip(np.nan_to_num(ctr - self.arms["low"].to_numpy(dtype=float)), 0, None)
+        high = np.clip(np.nan_to_num(self.arms["high"].to_numpy(dtype=float) - ctr), 0, None)
         left.bar(x, np.nan_to_num(ctr), yerr=[low, high], capsize=6, color="#4c78a8")
         left.set_xticks(x, [str(a) for a in self.arms["arm"]])
         left.set_ylabel("CTR")

@@ -127,6 +127,12 @@ def _visits(holdout: pd.DataFrame, order: str, seed: int) -> tuple[pd.DataFrame,
     return frame, order == "time"
 
 
+def visit_order(holdout: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The hold-out's visits in the order :func:`replay` makes them (``order="auto"``): one row
+    per (team, user, item), in time order, or shuffled with ``seed`` when there are no times."""
+    return _visits(holdout, "auto", seed)[0]
+
+
 def replay(
     holdout: pd.DataFrame,
     recommend: Recommend,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from teamrec import __version__
 from teamrec.errors import UnknownIdError
+from teamrec.experiments.settings import Experiment, check_unchanged, fingerprint
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
 from teamrec.service.online import Refresher
@@ -32,6 +34,7 @@ from teamrec.service.security import KeyRing
 from teamrec.service.settings import Settings
 from teamrec.service.teams import TeamService
 from teamrec.store.base import EventStore, open_store
+from teamrec.store.feedback import FeedbackLog, open_feedback_log
 
 log = logging.getLogger("teamrec.service")
 
@@ -58,6 +61,8 @@ class Service:
         self._owns_store = store is None
         self.store: EventStore = store if store is not None else open_store(settings.database)
         self.registry = ModelRegistry(settings, self.store)
+        #: Impressions and feedback, in the event store's database, apart from its events.
+        self.feedback_log: FeedbackLog = open_feedback_log(self.store)
         self.keyring = KeyRing(settings.keys)
         online = settings.online
         self.refresher = Refresher(
@@ -66,7 +71,8 @@ class Service:
         )
         #: The application layer: one TeamService per team (what every surface calls).
         self.teams = {
-            name: TeamService(name, team, self.registry, self.store, self.refresher)
+            name: TeamService(name, team, self.registry, self.store, self.refresher,
+                              feedback_log=self.feedback_log, experiments=settings.experiments)
             for name, team in settings.teams.items()
         }
 
@@ -78,15 +84,28 @@ class Service:
         return service
 
     def start(self) -> None:
-        """Load or train every team's model (once: a second call does nothing)."""
+        """Load or train every team's model (once: a second call does nothing). A running
+        experiment whose settings changed under the same name is refused first (ConfigError)."""
+        check_experiments(self.settings.experiments, self.feedback_log)
         if not self.registry.ready:
             self.registry.start()
         self.refresher.start()
 
     def close(self) -> None:
         self.refresher.stop()
+        self.feedback_log.close()
         if self._owns_store:
             self.store.close()
+
+
+def check_experiments(experiments: tuple[Experiment, ...], feedback_log: FeedbackLog) -> None:
+    """A running experiment is immutable: its fingerprint is stored (in the log's database) the
+    first time it runs, and a changed experiment with the same name is refused with one line."""
+    now = datetime.now(UTC)
+    for experiment in experiments:
+        check_unchanged(experiment, feedback_log.running_fingerprint(experiment.name), now)
+        if experiment.is_running(now):
+            feedback_log.record_fingerprint(experiment.name, fingerprint(experiment))
 
 
 def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAPI:

@@ -1,4 +1,9 @@
-"""The service's models: one immutable snapshot per team, swapped atomically on retrain.
+"""The service's models: one immutable snapshot per team (and per experiment arm), swapped
+atomically on retrain.
+
+A team in a declared experiment (``[[experiments]]``, in its rollout, not ended) has one more
+snapshot per arm: the team's spec with the arm's algorithm and parameters, built by the same
+team builder, retrained and refreshed with the team's own.
 
 A request takes the team's :class:`TeamState` once, at its start, and uses only that object:
 the model, its serving index and its figures belong together and never change. A retrain
@@ -15,10 +20,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from teamrec.data.matrix import extend_matrix
 from teamrec.errors import TeamrecError, UnknownIdError
+from teamrec.experiments.assignment import rollout_draw
+from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
 from teamrec.service import training
 from teamrec.service.online import FreshEvents
@@ -53,9 +61,15 @@ class ModelRegistry:
     def __init__(self, settings: Settings, store: EventStore) -> None:
         self.settings = settings
         self.store = store
-        self._states: dict[str, TeamState] = {}
+        #: (team, arm key) -> state; the arm key is None for the team's own model, else
+        #: ``"experiment/arm"`` (:func:`arm_key`).
+        self._states: dict[tuple[str, str | None], TeamState] = {}
         self._locks = {name: threading.Lock() for name in settings.teams}
-        self._versions = dict.fromkeys(settings.teams, 0)
+        self._versions: dict[tuple[str, str | None], int] = {}
+        #: Per team, the experiment arms it serves besides its own model.
+        self.arms: dict[str, dict[str, tuple[Experiment, Arm]]] = {
+            name: experiment_arms(settings.experiments, name) for name in settings.teams
+        }
         self.retraining: set[str] = set()
         #: The last failed retrain per team (``at``, ``message``), until one succeeds: a
         #: retrain in the background has nobody to answer, so /model reports it.
@@ -65,20 +79,29 @@ class ModelRegistry:
         """Load or train every team (a saved model when there is one, else its source)."""
         for name in self.settings.teams:
             self._build(name, prefer_saved=True)
+            for key in self.arms[name]:
+                self._build(name, prefer_saved=False, arm=key)
 
     @property
     def ready(self) -> bool:
-        return len(self._states) == len(self.settings.teams)
+        return len(self._states) == len(self.settings.teams) + sum(len(a) for a in self.arms.values())
 
     def names(self) -> list[str]:
-        return sorted(self._states)
+        return sorted({team for team, _ in self._states})
 
-    def get(self, team: str) -> TeamState:
-        """The team's current state; :class:`UnknownIdError` for a team not served here."""
-        state = self._states.get(team)
+    def get(self, team: str, arm: str | None = None) -> TeamState:
+        """The team's current state (of one experiment arm: ``"experiment/arm"``);
+        :class:`UnknownIdError` for a team (or arm) not served here."""
+        state = self._states.get((team, arm))
         if state is None:
+            if arm is not None and (team, None) in self._states:
+                raise UnknownIdError("experiment arm", arm)
             raise UnknownIdError("team", team)
         return state
+
+    def states(self, team: str) -> list[TeamState]:
+        """Every snapshot the team serves: its own, then its arms'."""
+        return [self._states[(team, key)] for key in [None, *self.arms.get(team, {})] if (team, key) in self._states]
 
     def _high_water(self, team: str) -> int:
         return self.store.since(team, 0)[1]
@@ -89,6 +112,8 @@ class ModelRegistry:
         self.get(team)
         try:
             state = self._build(team, prefer_saved=False)
+            for key in self.arms[team]:
+                self._build(team, prefer_saved=False, arm=key)
         except Exception as exc:
             # teamrec's own errors say what is wrong with the data or settings; anything
             # else is a bug, whose details stay in the server log.
@@ -110,14 +135,23 @@ class ModelRegistry:
         in like a retrain. A team whose model cannot be extended (loaded without a source)
         is retrained instead."""
         current = self.get(team)
-        config = current.fresh.config
-        if config is None:
+        if current.fresh.config is None:
             return self.retrain(team)
+        state = self._refresh(team, None)
+        for key in self.arms[team]:
+            self._refresh(team, key)
+        return state
+
+    def _refresh(self, team: str, arm: str | None) -> TeamState:
+        current = self.get(team, arm)
+        config = current.fresh.config
+        if config is None:  # loaded without a source: nothing to extend
+            return self._build(team, prefer_saved=False, arm=arm)
         with self._locks[team]:
             self.retraining.add(team)
             try:
                 start = time.perf_counter()
-                current = self.get(team)
+                current = self.get(team, arm)
                 events, sequence = self.store.since(team, current.sequence)
                 data, changed = extend_matrix(current.model.data, events, config)
                 algorithm = copy.deepcopy(current.model.algorithm)
@@ -128,21 +162,33 @@ class ModelRegistry:
                 index.warm_up()
                 fresh = FreshEvents(team, sequence, config)
                 fresh.catch_up(self.store)
-                self._versions[team] += 1
+                version = self._next_version(team, arm)
                 info = {**current.info, "refreshed_people": int(len(changed))}
                 state = TeamState(
-                    name=team, model=model, index=index, version=self._versions[team], trained_at=time.time(),
+                    name=team, model=model, index=index, version=version, trained_at=time.time(),
                     train_seconds=time.perf_counter() - start, store_events=current.store_events + len(events),
                     info=info, sequence=sequence, fresh=fresh,
                 )
-                self._states[team] = state  # the swap
+                self._states[(team, arm)] = state  # the swap
             finally:
                 self.retraining.discard(team)
-        log.info("team %s: model version %d (incremental, %d people changed)", team, state.version, len(changed))
+        log.info("team %s%s: model version %d (incremental, %d people changed)", team, _arm_label(arm),
+                 state.version, len(changed))
         return state
 
-    def _build(self, team: str, *, prefer_saved: bool) -> TeamState:
+    def _next_version(self, team: str, arm: str | None) -> int:
+        self._versions[(team, arm)] = self._versions.get((team, arm), 0) + 1
+        return self._versions[(team, arm)]
+
+    def _build(self, team: str, *, prefer_saved: bool, arm: str | None = None) -> TeamState:
         config = self.settings.teams[team]
+        if arm is not None:
+            _, spec_arm = self.arms[team][arm]
+            if config.source is None and config.format != "demo":
+                raise TeamrecError(f"team {team!r}: experiment arm {arm!r} needs the team's source to train from")
+            # The arm's algorithm over the team's spec; never saved over the team's own model.
+            config = config.model_copy(update={"algorithm": spec_arm.algorithm, "params": dict(spec_arm.params),
+                                               "model_dir": None})
         with self._locks[team]:
             self.retraining.add(team)
             try:
@@ -159,12 +205,11 @@ class ModelRegistry:
                 sequence = built.sequence if built.info.get("format") != "saved model" else self._high_water(team)
                 fresh = FreshEvents(team, sequence, _matrix_config(config, built.info))
                 fresh.catch_up(self.store)
-                self._versions[team] += 1
                 state = TeamState(
                     name=team,
                     model=built.model,
                     index=index,
-                    version=self._versions[team],
+                    version=self._next_version(team, arm),
                     trained_at=time.time(),
                     train_seconds=built.seconds,
                     store_events=int(built.info.get("store_events") or 0),
@@ -172,11 +217,35 @@ class ModelRegistry:
                     sequence=sequence,
                     fresh=fresh,
                 )
-                self._states[team] = state  # the swap: one reference assignment
+                self._states[(team, arm)] = state  # the swap: one reference assignment
             finally:
                 self.retraining.discard(team)
-        log.info("team %s: model version %d in service", team, state.version)
+        log.info("team %s%s: model version %d in service", team, _arm_label(arm), state.version)
         return state
+
+
+def arm_key(experiment: Experiment, arm: Arm) -> str:
+    """How the registry names an experiment arm's snapshot: ``"experiment/arm"``."""
+    return f"{experiment.name}/{arm.name}"
+
+
+def _arm_label(arm: str | None) -> str:
+    return "" if arm is None else f" (arm {arm})"
+
+
+def experiment_arms(experiments: tuple[Experiment, ...], team: str) -> dict[str, tuple[Experiment, Arm]]:
+    """The arms ``team`` serves: of every experiment not ended yet whose rollout takes the team
+    (the salted hash decides; the same in every process)."""
+    now = datetime.now(UTC)
+    arms: dict[str, tuple[Experiment, Arm]] = {}
+    for experiment in experiments:
+        if experiment.end is not None and experiment.end <= now:
+            continue
+        if float(rollout_draw(experiment, [team])[0]) >= experiment.rollout:
+            continue
+        for arm in experiment.arms:
+            arms[arm_key(experiment, arm)] = (experiment, arm)
+    return arms
 
 
 def _matrix_config(config, info: dict[str, Any]):

@@ -96,6 +96,9 @@ class RecommendationsOut(_Out):
     user: str
     model_version: int
     results: list[Scored]
+    recommendation_id: str | None = Field(None, description="this answer's id: feedback on its items names it")
+    arm: str | None = Field(None, description="the experiment arm that produced it (null: no experiment)")
+    experiment: str | None = Field(None, description="the experiment of the arm")
 
 
 class SimilarItemsOut(_Out):
@@ -223,13 +226,28 @@ class EventBatch(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    """A person's feedback on an item (``dismiss``: "not interested")."""
+    """A person's action on an item of a recommendation they were shown."""
 
     model_config = ConfigDict(extra="forbid")
 
+    recommendation_id: str = Field(min_length=1, max_length=64, description="the answer the item was shown in")
     user: Id
     item: Id
-    action: Literal["dismiss"] = "dismiss"
+    action: Literal["click", "join", "dismiss", "rate_up", "rate_down"] = Field(
+        description="dismiss: 'not interested' (never shown again); join, rate_up, rate_down: also learnt from"
+    )
+    surface: str | None = Field(None, max_length=64, description="where it was shown (web, slack_home ...)")
+    timestamp: datetime | None = Field(None, description="when (default: now)")
+
+
+class FeedbackOut(_Out):
+    team: str
+    recommendation_id: str
+    user: str
+    item: str
+    action: str
+    event_kind: str | None = Field(None, description="the learning event stored with it (null: none)")
+    stored: int = Field(0, description="learning events stored by this request")
 
 
 class IngestOut(_Out):

@@ -23,6 +23,14 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     refit_seconds = 300          #   or when events have waited this long
     retrain_seconds = 86400      #   and a full retrain on this schedule (default: none)
 
+    [teams.acme.feedback_events]      # which feedback actions are learning events, as what
+    join = { kind = "member" }        # (defaults per format: see DEFAULT_FEEDBACK_EVENTS)
+
+    [[experiments]]              # served side by side (docs/experiments.md)
+    name = "knn-vs-popularity"
+    start = 2026-12-01T00:00:00Z
+    arms = [{ name = "control", algorithm = "popularity" }, { name = "knn", algorithm = "item-knn" }]
+
     [[keys]]
     team = "acme"
     scopes = ["admin"]           # read < write < admin: each includes the ones before it
@@ -61,6 +69,7 @@ from pydantic import (
 )
 
 from teamrec.errors import ConfigError
+from teamrec.experiments.settings import Experiment
 from teamrec.spec import TeamSpec
 
 log = logging.getLogger(__name__)
@@ -85,6 +94,32 @@ def default_database(env: Mapping[str, str] | None = None) -> str:
     return str(base / "teamrec" / "events.sqlite3")
 
 
+class FeedbackEvent(BaseModel):
+    """The learning event a feedback action is stored as (``value`` its strength)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(min_length=1, max_length=64)
+    value: float = 1.0
+
+
+#: Which feedback actions are learning events, per source format (``"*"``: any other format).
+#: A join or a rating changes the person's recommendations at once; a click only where it is
+#: what the data call an interaction (Deskdrop's VIEW); a dismiss is always the ``dismiss``
+#: event (never recommended again), whatever the settings say.
+DEFAULT_FEEDBACK_EVENTS: dict[str, dict[str, FeedbackEvent]] = {
+    "slack-export": {"join": FeedbackEvent(kind="member"), "rate_up": FeedbackEvent(kind="reaction")},
+    "demo": {"join": FeedbackEvent(kind="member"), "rate_up": FeedbackEvent(kind="reaction")},
+    "movielens": {"join": FeedbackEvent(kind="rating", value=4.0), "rate_up": FeedbackEvent(kind="rating", value=5.0),
+                  "rate_down": FeedbackEvent(kind="rating", value=1.0)},
+    "deskdrop": {"click": FeedbackEvent(kind="VIEW"), "join": FeedbackEvent(kind="FOLLOW"),
+                 "rate_up": FeedbackEvent(kind="LIKE")},
+    "*": {"join": FeedbackEvent(kind="join"), "rate_up": FeedbackEvent(kind="rate_up"),
+          "rate_down": FeedbackEvent(kind="rate_down", value=-1.0)},
+}
+FEEDBACK_ACTION_NAMES = ("click", "join", "dismiss", "rate_up", "rate_down")
+
+
 class TeamSettings(TeamSpec):
     """One team of the service: its :class:`~teamrec.spec.TeamSpec` (source, reader options,
     matrix, algorithm) plus where its model is saved. Every reader option works here::
@@ -97,6 +132,29 @@ class TeamSettings(TeamSpec):
     """
 
     model_dir: str | None = Field(None, description="saved model to load at start; retrains are saved here")
+    feedback_events: dict[str, FeedbackEvent | None] | None = Field(
+        None, description="feedback action -> the learning event it is stored as (null: none); default per format"
+    )
+    impression_kind: str | None = Field(
+        None, description="store every shown item as a learning event of this kind too (default: impressions "
+                          "are not interactions)",
+    )
+
+    @field_validator("feedback_events")
+    @classmethod
+    def _feedback_actions(cls, value: dict[str, FeedbackEvent | None] | None) -> dict | None:
+        unknown = sorted(set(value or {}) - set(FEEDBACK_ACTION_NAMES) | ({"dismiss"} & set(value or {})))
+        if unknown:
+            raise ValueError(f"feedback_events: {', '.join(unknown)} cannot be set (settable: click, join, "
+                             "rate_up, rate_down; dismiss is always the dismiss event)")
+        return value
+
+    def feedback_event(self, action: str, fmt: str | None = None) -> FeedbackEvent | None:
+        """The learning event ``action`` is stored as for this team (None: not a learning event)."""
+        if self.feedback_events is not None and action in self.feedback_events:
+            return self.feedback_events[action]
+        fmt = fmt or self.format or "*"
+        return DEFAULT_FEEDBACK_EVENTS.get(fmt, DEFAULT_FEEDBACK_EVENTS["*"]).get(action)
 
     @model_validator(mode="after")
     def _has_data(self) -> TeamSettings:
@@ -107,7 +165,7 @@ class TeamSettings(TeamSpec):
     @property
     def spec(self) -> TeamSpec:
         """The team's spec alone (what the team builder reads)."""
-        return TeamSpec.model_validate(self.model_dump(exclude={"model_dir"}))
+        return TeamSpec.model_validate(self.model_dump(exclude={"model_dir", "feedback_events", "impression_kind"}))
 
 
 class KeySettings(BaseModel):
@@ -154,6 +212,16 @@ class Settings(BaseModel):
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     keys: list[KeySettings] = Field(default_factory=list)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
+    experiments: tuple[Experiment, ...] = Field((), description="[[experiments]]: arms served side by side")
+
+    @field_validator("experiments")
+    @classmethod
+    def _experiment_names(cls, value: tuple[Experiment, ...]) -> tuple[Experiment, ...]:
+        names = [e.name for e in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"experiment names must be unique; repeated: {', '.join(repeated)}")
+        return value
 
     @field_validator("teams")
     @classmethod

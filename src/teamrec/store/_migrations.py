@@ -65,6 +65,58 @@ def _batches(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN batch INTEGER REFERENCES batches (id)")
 
 
+
+@migration(3, "impressions and feedback")
+def _impressions_feedback(conn: sqlite3.Connection) -> None:
+    # The experiments' logs (teamrec.store.feedback): append-only, apart from the learning
+    # events. One row per item shown; one row per action on a shown item, never twice.
+    conn.execute(
+        """
+        CREATE TABLE impressions (
+            seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+            recommendation_id TEXT NOT NULL CHECK (recommendation_id <> ''),
+            team              TEXT NOT NULL CHECK (team <> ''),
+            person            TEXT NOT NULL CHECK (person <> ''),
+            experiment        TEXT,
+            arm               TEXT NOT NULL,
+            item              TEXT NOT NULL CHECK (item <> ''),
+            position          INTEGER NOT NULL CHECK (position >= 1),
+            explored          INTEGER NOT NULL,
+            propensity        REAL NOT NULL CHECK (propensity > 0 AND propensity <= 1),
+            surface           TEXT,
+            shown_at          REAL NOT NULL,
+            UNIQUE (recommendation_id, item)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX impressions_by_team ON impressions (team, experiment, seq)")
+    conn.execute(
+        """
+        CREATE TABLE feedback (
+            seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+            recommendation_id TEXT NOT NULL,
+            team              TEXT NOT NULL,
+            person            TEXT NOT NULL,
+            item              TEXT NOT NULL,
+            action            TEXT NOT NULL,
+            surface           TEXT,
+            at                REAL NOT NULL,
+            UNIQUE (recommendation_id, item, action)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX feedback_by_team ON feedback (team, seq)")
+    conn.execute(
+        """
+        CREATE TABLE experiments (
+            name        TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            first_run   REAL NOT NULL
+        )
+        """
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[int]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "

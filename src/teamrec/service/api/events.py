@@ -1,12 +1,14 @@
-"""Events and feedback (a key with ``write``): ingest a batch; a person's "not interested"."""
+"""Events and feedback (a key with ``write``): ingest a batch; a person's action on a recommendation."""
 
 from __future__ import annotations
+
+from datetime import UTC
 
 import pandas as pd
 from fastapi import APIRouter, Request
 
 from teamrec.service.api._deps import ERRORS, PREFIX, WriteTeam, caller, team_service
-from teamrec.service.schemas import EventBatch, FeedbackIn, IngestOut
+from teamrec.service.schemas import EventBatch, FeedbackIn, FeedbackOut, IngestOut
 
 router = APIRouter(prefix=PREFIX, tags=["events"], responses=ERRORS)
 
@@ -49,9 +51,24 @@ def ingest(access: WriteTeam, batch: EventBatch, request: Request):
     return _out(access, ingested)
 
 
-@router.post("/feedback", response_model=IngestOut, status_code=201)
+@router.post("/feedback", response_model=FeedbackOut, status_code=201)
 def feedback(access: WriteTeam, body: FeedbackIn, request: Request):
-    """A person's feedback on an item: ``dismiss`` ("not interested") means it is never
-    recommended to them again, from their next request on (stored durably as an event)."""
-    ingested = team_service(request, access).feedback(caller(access), body.user, body.item, body.action)
-    return _out(access, ingested)
+    """A person's action on an item of a recommendation they were shown (its
+    ``recommendation_id``): ``click``, ``join``, ``dismiss``, ``rate_up`` or ``rate_down``.
+
+    It is logged for the experiments' reports. ``dismiss`` ("not interested") means the item
+    is never recommended to them again; a ``join`` or a rating is also a learning event (which
+    kind: the team's ``feedback_events``) and changes their recommendations from the next
+    request on. An unknown recommendation, another person's (404), an item it did not show or
+    the same action given twice (422) store nothing."""
+    at = None
+    if body.timestamp is not None:
+        stamp = body.timestamp if body.timestamp.tzinfo is not None else body.timestamp.replace(tzinfo=UTC)
+        at = stamp.timestamp()
+    result = team_service(request, access).feedback(
+        caller(access), body.user, body.item, body.action, recommendation_id=body.recommendation_id,
+        surface=body.surface, timestamp=at,
+    )
+    return {"team": result.team, "recommendation_id": result.recommendation_id, "user": result.user,
+            "item": result.item, "action": result.action, "event_kind": result.event_kind,
+            "stored": 0 if result.stored is None else result.stored.stored}

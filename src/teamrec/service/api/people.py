@@ -32,18 +32,21 @@ async def get_person(access: ReadTeam, request: Request, user: str):
 
 
 async def _recommend(
-    access, request, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool
+    access, request, user: str, k: int, exclude: list[str], candidates: list[str] | None, explain: bool,
+    surface: str | None = None,
 ):
     service = team_service(request, access)
 
     def call() -> Answer:
-        return service.recommend(caller(access), user, k, exclude=exclude, candidates=candidates, explain=explain)
+        return service.recommend(caller(access), user, k, exclude=exclude, candidates=candidates, explain=explain,
+                                 surface=surface)
 
     # reasons are computed per result: off the event loop; without them the hot path is well
     # under a millisecond, answered inline
     answer = await run_in_threadpool(call) if explain else call()
     body = {"team": answer.team, "user": user, "model_version": answer.model_version,
-            "results": [r.to_dict() for r in answer.results]}
+            "results": [r.to_dict() for r in answer.results], "recommendation_id": answer.recommendation_id,
+            "arm": answer.arm, "experiment": answer.experiment}
     # Built from plain str/float/None values in the RecommendationsOut shape (a test checks
     # it against the schema), so it is written out directly instead of validated again.
     return Response(json.dumps(body, separators=(",", ":"), allow_nan=False), media_type="application/json")
@@ -58,14 +61,16 @@ async def recommendations(
     exclude: Annotated[list[str], Query(description="item ids never to return (repeatable)")] = [],  # noqa: B006
     candidates: Annotated[list[str] | None, Query(description="only rank these item ids (repeatable)")] = None,
     explain: bool = False,
+    surface: Annotated[str | None, Query(max_length=64, description="where the list is shown (logged)")] = None,
 ):
     """The ``k`` items ``user`` should look at, best first; with ``explain`` each has its
     reason. Events accepted for ``user`` count at once (folded in until the next refit): a
     person the model has never seen gets personal recommendations after their first events,
     popular public items before. Private items reach only their members, and only through the
     team's key (an anonymous reader gets public items only); what the person already has,
-    dismissed or left is left out."""
-    return await _recommend(access, request, user, k, exclude, candidates, explain)
+    dismissed or left is left out. Every answer has a ``recommendation_id`` (feedback names
+    it) and is logged as impressions; in a running experiment, ``arm`` says which arm served it."""
+    return await _recommend(access, request, user, k, exclude, candidates, explain, surface)
 
 
 @router.post("/{user}/recommendations", response_model=RecommendationsOut)

@@ -267,6 +267,81 @@ async function pickPerson(person) {
   }
 }
 
+// -- experiments: a panel for admin keys (the routes answer 401/403 to anyone else) -----------
+const pct = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(2)}%`);
+const pp = (x) => (x === null || x === undefined ? "–" : `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)} pp`);
+
+async function chartDataUrl(path) {
+  // Fetched with the key header, shown as a data: URL (the page's policy allows data: images).
+  const headers = { Accept: "image/png" };
+  const key = apiKey();
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(new URL(API + path + "?format=png", window.location.origin), { headers });
+  if (!response.ok) throw new ApiError(response.status, null);
+  const blob = await response.blob();
+  return await new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+async function showReport(name) {
+  const body = $("experiment-table").querySelector("tbody");
+  clear(body);
+  const path = teamPath(`/experiments/${encodeURIComponent(name)}/report`);
+  let report;
+  try {
+    report = await api(path);
+  } catch (error) {
+    $("experiment-notes").textContent = error.message;
+    $("experiment-chart").hidden = true;
+    return;
+  }
+  const diff = Object.fromEntries(report.differences.map((d) => [d.arm, d]));
+  for (const arm of report.arms) {
+    const row = el("tr");
+    const d = diff[arm.arm];
+    const cells = [arm.arm, arm.units, arm.impressions, arm.clicks, pct(arm.ctr),
+      `[${pct(arm.low)}, ${pct(arm.high)}]`, d ? `${pp(d.difference)} (p ${d.p_value === null ? "–" : d.p_value.toFixed(3)})` : "control"];
+    for (const value of cells) row.append(el("td", null, String(value)));
+    body.append(row);
+  }
+  const srm = report.srm && report.srm.flagged ? " Sample ratio mismatch: do not trust the differences yet." : "";
+  $("experiment-notes").textContent = `Unit: ${report.unit}. Control: ${report.control}.${srm}`;
+  try {
+    $("experiment-chart").src = await chartDataUrl(path);
+    $("experiment-chart").hidden = false;
+  } catch (error) {
+    $("experiment-chart").hidden = true;
+  }
+}
+
+async function showExperiments() {
+  const panel = $("experiments");
+  if (!apiKey()) {  // reports need the team's admin key: no key, no request, no panel
+    panel.hidden = true;
+    return;
+  }
+  let listed;
+  try {
+    listed = (await api(teamPath("/experiments"))).experiments;
+  } catch (error) {
+    panel.hidden = true;  // not an admin key for this team: no panel
+    return;
+  }
+  const select = $("experiment");
+  clear(select);
+  for (const experiment of listed) {
+    const option = el("option", null, experiment.name + (experiment.serving ? "" : " (not in this team)"));
+    option.value = experiment.name;
+    select.append(option);
+  }
+  panel.hidden = !listed.length;
+  if (listed.length) await showReport(select.value);
+}
+
 // -- teams, model information and the address ---------------------------------------------------
 function saveHash() {
   const params = new URLSearchParams();
@@ -319,6 +394,7 @@ async function loadTeams() {
   state.team = teams.some((t) => t.name === wanted) ? wanted : teams[0].name;
   select.value = state.team;
   await showModel();
+  showExperiments();
   if (hash.get("item")) pickItem({ id: hash.get("item"), name: hash.get("item") });
   if (hash.get("person")) pickPerson({ id: hash.get("person"), name: hash.get("person") });
 }
@@ -365,7 +441,9 @@ function main() {
     resetTeam();
     saveHash();
     await showModel();
+    showExperiments();
   });
+  $("experiment").addEventListener("change", (event) => showReport(event.target.value));
   loadTeams();
 }
 

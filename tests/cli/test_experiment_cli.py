@@ -1,0 +1,91 @@
+"""``teamrec simulate`` through the real service layer on ml-100k (a pinned result), and
+``teamrec experiment report`` from a service's database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from teamrec.cli import main
+from teamrec.service import create_app
+
+from ..service.conftest import AUTH, TestClient, globex_dataset, make_settings
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "benchmarks" / "experiments"
+
+
+def test_simulate_ml100k_ease_beats_popularity_and_ips_matches_the_truth(ml100k_dir, capsys, tmp_path):
+    """Pinned: the first 600 visits of ml-100k's last 20% (in time), k=10, every hit a join."""
+    chart = tmp_path / "chart.svg"
+    code = main(["simulate", str(ml100k_dir), "--format", "movielens", "--experiment",
+                 str(EXPERIMENTS / "ml100k.toml"), "--max-visits", "600", "--json", "--chart", str(chart)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    arms = {a["arm"]: a for a in out["report"]["arms"]}
+    assert out["visits"] == 600
+    assert arms["popularity"]["impressions"] + arms["ease"]["impressions"] == 6000
+    assert arms["ease"]["low"] > arms["popularity"]["high"]  # non-overlapping intervals
+    assert arms["ease"]["ctr"] == pytest.approx(0.030, abs=0.012)
+    assert arms["popularity"]["ctr"] == pytest.approx(0.009, abs=0.006)
+    (check,) = out["off_policy"]
+    assert check["arm"] == "ease" and check["within"]
+    assert chart.read_bytes().startswith(b"<?xml")
+
+
+def test_simulate_refuses_a_missing_experiment(ml100k_dir, capsys):
+    assert main(["simulate", str(ml100k_dir), "--format", "movielens", "--experiment", "nope"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_experiment_report_reads_the_services_log(tmp_path, capsys):
+    globex_dir = globex_dataset().save(tmp_path / "globex")
+    db = tmp_path / "events.sqlite3"
+    experiment = {"name": "e1", "start": "2020-01-01T00:00:00Z",
+                  "arms": [{"name": "a", "algorithm": "popularity"}, {"name": "b", "algorithm": "item-knn"}]}
+    settings = make_settings(globex_dir, database=str(db), experiments=[experiment])
+    with TestClient(create_app(settings)) as client:
+        for user in ("g1", "g2", "g3", "g4"):
+            answer = client.get(f"/api/v1/teams/globex/people/{user}/recommendations",
+                                headers=AUTH["globex-admin"]).json()
+            if answer["results"]:
+                client.post("/api/v1/teams/globex/feedback", headers=AUTH["globex-admin"], json={
+                    "recommendation_id": answer["recommendation_id"], "user": user,
+                    "item": answer["results"][0]["id"], "action": "click"})
+    config = tmp_path / "teamrec.toml"
+    config.write_text(
+        f'mode = "development"\ndatabase = "{db}"\n[teams.globex]\nsource = "{globex_dir}"\n'
+        '[[experiments]]\nname = "e1"\nstart = 2020-01-01T00:00:00Z\n'
+        'arms = [{ name = "a", algorithm = "popularity" }, { name = "b", algorithm = "item-knn" }]\n'
+    )
+    assert main(["experiment", "report", "--config", str(config), "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["team"] == "globex" and report["experiment"] == "e1"
+    assert sum(a["clicks"] for a in report["arms"]) >= 1
+    assert main(["experiment", "report", "--config", str(config)]) == 0
+    assert "experiment e1" in capsys.readouterr().out
+    assert main(["experiment", "report", "--config", str(config), "--experiment", "nope"]) == 2
+
+
+def test_serve_refuses_a_changed_running_experiment_in_one_line(tmp_path, capsys):
+    from teamrec.experiments.settings import parse_experiment
+    from teamrec.store.feedback import SQLiteFeedbackLog
+
+    db = tmp_path / "events.sqlite3"
+    running = parse_experiment({"name": "e1", "start": "2020-01-01T00:00:00Z", "arms": [
+        {"name": "a", "algorithm": "popularity"}, {"name": "b", "algorithm": "item-knn"}]})
+    log = SQLiteFeedbackLog(db)
+    from teamrec.experiments.settings import fingerprint
+
+    log.record_fingerprint("e1", fingerprint(running))
+    log.close()
+    config = tmp_path / "teamrec.toml"
+    config.write_text(
+        f'mode = "development"\ndatabase = "{db}"\n[teams.demo]\nformat = "demo"\n'
+        '[[experiments]]\nname = "e1"\nstart = 2020-01-01T00:00:00Z\n'
+        'arms = [{ name = "a", algorithm = "popularity" }, { name = "b", algorithm = "item-knn", epsilon = 0.1 }]\n'
+    )
+    assert main(["serve", "--config", str(config), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "experiment 'e1' is running with fingerprint" in err[-1] and "give the new settings a new name" in err[-1]
