@@ -19,6 +19,9 @@ Each method takes the team's current snapshot once, at its start, and uses only 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 
 #: Feedback actions the service understands, and the event kind each is stored as.
 FEEDBACK_KINDS = {"dismiss": DISMISS}
+#: what people can do with a recommended item
+FEEDBACK_ACTIONS = ("click", "join", "dismiss", "rate_up", "rate_down")
+#: the feedback actions that are also learning (or hiding) events, and their event kinds
+_FEEDBACK_EVENTS = {"join": "member", "dismiss": DISMISS}
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,19 @@ class Answer:
     model_version: int
     results: list[Result]
     subject: dict[str, Any] = field(default_factory=dict)
+    recommendation_id: str | None = None  # set by TeamService.recommend(); feedback names it
+    arm: str | None = None  # the experiment arm that produced it (None: no experiment)
+
+
+@dataclass
+class FeedbackResult:
+    """What :meth:`TeamService.feedback` recorded (``learning``: the event stored, if any)."""
+
+    recommendation_id: str
+    item: str
+    action: str
+    surface: str | None
+    learning: Ingested | None = None
 
 
 @dataclass
@@ -90,6 +110,9 @@ class TeamService:
         self.store = store
         self.refresher = refresher
         self.policy = policy
+        self._recommendations: dict[str, tuple[str, frozenset[str], str | None]] = {}
+        self.feedback_log: list[dict[str, Any]] = []
+        self._feedback_lock = threading.Lock()
 
     @property
     def state(self) -> TeamState:
@@ -107,6 +130,7 @@ class TeamService:
         explain: bool = False,
         policy: RecommendationPolicy | None = None,
         rng: np.random.Generator | int | None = None,
+        surface: str | None = None,
     ) -> Answer:
         """The ``k`` items ``user`` should look at, with their fresh events folded in."""
         state = self.state
@@ -115,7 +139,11 @@ class TeamService:
             user, k, exclude=exclude, candidates=candidates, explain=explain, public_only=caller.public_only,
             user_items=row, hide=hide, policy=policy or self.policy, rng=rng,
         )
-        return Answer(team=self.name, model_version=state.version, results=results, subject={"user": user})
+        recommendation_id = uuid.uuid4().hex
+        with self._feedback_lock:
+            self._recommendations[recommendation_id] = (user, frozenset(r.id for r in results), surface)
+        return Answer(team=self.name, model_version=state.version, results=results, subject={"user": user},
+                      recommendation_id=recommendation_id)
 
     def similar_items(self, caller: Caller, item: str, k: int = 10) -> Answer:
         """Items like ``item`` (a private one only for its members; for an anonymous caller a
@@ -168,7 +196,47 @@ class TeamService:
             unused_kinds=self._unused_kinds(state, events),
         )
 
-    def feedback(self, caller: Caller, user: str, item: str, action: str = "dismiss", **context: Any) -> Ingested:
+    def feedback(
+        self,
+        caller: Caller,
+        user: str,
+        item: str,
+        action: str = "dismiss",
+        *,
+        recommendation_id: str | None = None,
+        surface: str | None = None,
+        timestamp: float | None = None,
+        **context: Any,
+    ) -> Any:
+        """Feedback on an item of recommendation ``recommendation_id`` (minimal contract: the
+        experiments engineer's version replaces this); without one, the older dismissal below."""
+        if recommendation_id is None:
+            return self._dismissal(caller, user, item, action, **context)
+        if action not in FEEDBACK_ACTIONS:
+            raise DataError(f"unknown feedback action {action!r}; known: {', '.join(FEEDBACK_ACTIONS)}",
+                            field="action")
+        with self._feedback_lock:
+            shown = self._recommendations.get(recommendation_id)
+            if shown is None or shown[0] != user:
+                raise UnknownIdError("recommendation", recommendation_id)
+            if item not in shown[1]:
+                raise DataError(f"item {item!r} is not in recommendation {recommendation_id}", field="item")
+            if any(f["recommendation_id"] == recommendation_id and f["item"] == item and f["action"] == action
+                   for f in self.feedback_log):
+                raise DataError(f"{action} on {item!r} of {recommendation_id} was already recorded", field="action")
+            when = time.time() if timestamp is None else float(timestamp)
+            surface = surface or shown[2]
+            self.feedback_log.append({"team": self.name, "user": user, "recommendation_id": recommendation_id,
+                                      "item": item, "action": action, "surface": surface, "timestamp": when})
+        learning = None
+        kind = _FEEDBACK_EVENTS.get(action)
+        if kind is not None:
+            frame = pd.DataFrame({"user": [user], "item": [item], "kind": [kind], "value": [1.0],
+                                  "timestamp": [when]})
+            learning = self.ingest(caller, frame, batch_id=f"feedback:{recommendation_id}:{item}:{action}")
+        return FeedbackResult(recommendation_id, item, action, surface, learning)
+
+    def _dismissal(self, caller: Caller, user: str, item: str, action: str = "dismiss", **context: Any) -> Ingested:
         """A person's feedback on an item. ``dismiss`` ("not interested"): never recommended
         to them again, from the next request on. ``context`` is room for what later callers
         attach (a recommendation id, the surface); unknown actions are a :class:`DataError`."""
