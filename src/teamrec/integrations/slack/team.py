@@ -11,8 +11,7 @@ left here is the mapping:
   writes it as a ``teamrec`` dataset folder (no events) and the team's spec names that folder
   (``source = ".../meta"``, ``format = "teamrec"``) while its events come from the event store.
   A channel created, renamed, archived or unarchived in Slack is upserted into that folder and
-  the team is retrained (a workspace of a few thousand people and channels refits in about a
-  second, after Slack got its ack);
+  the team is retrained (in the listener that runs after Slack got its ack);
 * archived channels are never recommended: their ids, read from the serving snapshot's
   metadata, are the ``exclude`` of every recommendation;
 * the digest's per-person facts (first seen, channels they are in, time zone) come from the
