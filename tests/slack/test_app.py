@@ -187,8 +187,16 @@ def test_snooze_and_opt_out_buttons_are_respected(stack, client):
     assert outcome == {people[0]: "snoozed", people[1]: "opted_out", people[2]: "sent"}
 
 
-def test_digest_join_is_feedback_with_the_digest_surface(stack, client):
+def test_digest_join_is_feedback_with_the_digest_surface(stack, client, monkeypatch):
     http, team, mock, store = stack
+    calls = []
+    feedback = team.service.feedback
+
+    def spy(caller, user, item, action, **kwargs):  # what reaches TeamService.feedback (the contract)
+        calls.append((caller, user, item, action, kwargs))
+        return feedback(caller, user, item, action, **kwargs)
+
+    monkeypatch.setattr(team.service, "feedback", spy)
     settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET, digest=DIGEST)
     assert send_digests(client, team, settings, DigestState(), [PERSON]) == {PERSON: "sent"}
     message = mock.calls_to("chat.postMessage")[0].params["blocks"]
@@ -199,6 +207,9 @@ def test_digest_join_is_feedback_with_the_digest_surface(stack, client):
     wait_for(lambda: ((store.events(TEAM)["item"] == item) & (store.events(TEAM)["user"] == PERSON)
                       & (store.events(TEAM)["kind"] == "member")).any())
     assert item not in [r.id for r in team.recommend(PERSON, 10, surface="slack_home").results]
+    assert [c[3] for c in calls] == ["click", "join"]
+    assert all(c[0] == Caller(trusted=True, viewer=PERSON) and c[1:3] == (PERSON, item)
+               and c[4] == {"recommendation_id": rid, "surface": "digest"} for c in calls)
 
 
 def test_digest_rollout_is_the_experiment_assignment(stack, client):

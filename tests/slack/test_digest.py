@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from teamrec.experiments.assignment import rollout_draw
 from teamrec.integrations.slack.digest import (
     DAY,
     DigestSettings,
@@ -14,6 +15,7 @@ from teamrec.integrations.slack.digest import (
     digest_items,
     digest_rollout,
     due,
+    rollout_experiment,
 )
 from teamrec.recommender import Result
 from teamrec.service.teams import Answer
@@ -79,14 +81,16 @@ def test_rules_are_vectorised_over_people():
 
 def test_rollout_share_by_the_experiment_assignment():
     teams = [f"team-{i}" for i in range(4000)]
-    tenth = digest_rollout(DigestSettings(rollout_share=0.1))
-    share = np.mean([tenth(t) for t in teams])
-    assert 0.085 < share < 0.115
+    tenth = DigestSettings(rollout_share=0.1)
+    draws = rollout_draw(rollout_experiment(tenth), teams)  # the assignment's team draw, vectorised
+    assert 0.085 < np.mean(draws < 0.1) < 0.115
+    in_tenth = digest_rollout(tenth)
+    assert [in_tenth(t) for t in teams[:200]] == list(draws[:200] < 0.1)  # one team at a time: the same
     assert not any(digest_rollout(DigestSettings(rollout_share=0.0))(t) for t in teams[:100])
-    fifth = digest_rollout(DigestSettings(rollout_share=0.2))
-    assert all(fifth(t) for t in teams if tenth(t))  # raising the share keeps every team that was in
-    other = digest_rollout(DigestSettings(rollout_share=0.1, rollout_salt="another"))
-    assert [other(t) for t in teams[:200]] != [tenth(t) for t in teams[:200]]
+    fifth = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.2)), teams) < 0.2
+    assert fifth[draws < 0.1].all()  # raising the share keeps every team that was in
+    other = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.1, rollout_salt="another")), teams)
+    assert ((other < 0.1) != (draws < 0.1)).any()
 
 
 def test_digest_items_cut_to_k_and_the_score_threshold():
