@@ -127,6 +127,13 @@ def test_channel_metadata_reaches_the_model_and_archived_is_never_recommended(st
     post(http, unarchive, "application/json")
     wait_for(lambda: team.service.state.version > version)
     assert top in [r.id for r in team.recommend(PERSON, 3, surface="slack_home").results]
+    version = team.service.state.version
+    created = event_body({"type": "channel_created", "channel": {"id": "C0LAUNCH01", "name": "launch",
+                          "created": 1800000000, "creator": PERSON}})
+    post(http, created, "application/json")
+    wait_for(lambda: team.service.state.version > version)
+    row = Dataset.load(team.metadata_dir).items.set_index("item").loc["C0LAUNCH01"]
+    assert (row["name"], bool(row["private"]), bool(row["archived"])) == ("launch", False, False)
 
 
 def test_feedback_on_an_unknown_recommendation_is_refused(stack):
