@@ -1,5 +1,6 @@
 """Fixtures of the Slack tests: the mock Web API server over the real export, a client, a
-store synced from it once per session (copied per test), and signed requests."""
+store synced from it once per session (copied per test), the teamrec service over that store
+and metadata folder with the Slack app mounted, and signed requests."""
 
 from __future__ import annotations
 
@@ -15,13 +16,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 
-from teamrec.integrations.slack.app import SlackSettings, create_slack_app
 from teamrec.integrations.slack.client import web_client
-from teamrec.integrations.slack.http import slack_router
-from teamrec.integrations.slack.local import ModelService
-from teamrec.integrations.slack.sync import read_metadata, sync_workspace
+from teamrec.integrations.slack.sync import sync_workspace
+from teamrec.service.app import create_app
+from teamrec.service.settings import Settings
 from teamrec.store import open_store
 
 from .mock_slack import TOKEN, MockSlack, Workspace
@@ -133,24 +132,33 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
     raise AssertionError("timed out waiting for the lazy listener")
 
 
+def service_settings(db: Path, meta: Path, *, api_url: str | None = None, **slack: Any) -> Settings:
+    """The service's settings for the synced workspace: the team's source is the metadata
+    folder the sync wrote, its events are the store's, and the ``[slack]`` table mounts the app."""
+    return Settings.model_validate({
+        "mode": "development", "database": str(db), "access_log": False,
+        "online": {"refit_events": 0, "refit_seconds": None},
+        "teams": {TEAM: {"source": str(meta), "format": "teamrec"}},
+        "slack": {"team": TEAM, "bot_token": TOKEN, "signing_secret": SIGNING_SECRET, "api_url": api_url, **slack},
+    })
+
+
 @pytest.fixture
-def stack(synced, mock_slack, client, request):
+def stack(synced, mock_slack):
+    """``(http, team, mock, store)``: the real service (create_app) with the Slack app mounted,
+    its :class:`SlackTeam`, the mock workspace and the service's event store."""
     db, meta = synced
-    store = open_store(db)
-    service_class = getattr(request, "param", ModelService)
-    service = service_class(store, read_metadata(meta))
-    settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET)
-    bolt = create_slack_app(settings, service, client)
-    web = FastAPI()
-    web.include_router(slack_router(bolt))
-    with TestClient(web) as http:
-        yield http, service, mock_slack, store
-    store.close()
+    app = create_app(service_settings(db, meta, api_url=mock_slack.base_url))
+    with TestClient(app) as http:
+        service = app.state.service
+        yield http, app.state.slack._teamrec["team"], mock_slack, service.store
 
 
-
-def post(http, body: str, content_type: str, **sign_args):
+def post(http, body: str, content_type: str, path: str | None = None, **sign_args):
+    """A signed POST to the mounted endpoint: ``/slack/actions`` for button presses, else ``/slack/events``."""
+    if path is None:
+        path = "/slack/actions" if body.startswith("payload=") else "/slack/events"
     headers = {"Content-Type": content_type, **sign(body, **sign_args)}
-    return http.post("/slack/events", content=body, headers=headers)
+    return http.post(path, content=body, headers=headers)
 
 

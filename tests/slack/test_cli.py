@@ -11,20 +11,36 @@ from .conftest import SIGNING_SECRET, TEAM
 from .mock_slack import TOKEN
 
 
-def test_sync_then_run_check(mock_slack, tmp_path, capsys, monkeypatch):
+def test_sync_then_socket_mode_check_over_the_service(mock_slack, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
-    store = tmp_path / "events.sqlite3"
-    args = ["slack", "sync", "--team", TEAM, "--store", str(store), "--metadata", str(tmp_path / "meta"),
-            "--base-url", mock_slack.base_url, "--since-days", "1", "--no-replies"]
-    assert main(args) == 0
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    config = tmp_path / "teamrec.toml"
+    config.write_text(f"""
+mode = "development"
+database = "events.sqlite3"
+
+[teams.{TEAM}]
+source = "meta"
+format = "teamrec"
+
+[slack]
+team = "{TEAM}"
+api_url = "{mock_slack.base_url}"
+""")
+    sync = ["slack", "sync", "--config", str(config), "--since-days", "1", "--no-replies"]
+    assert main(sync) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["people"] == 51 and report["channels"] == 38
-    events = open_store(store)
+    assert report["metadata_dir"] == str(tmp_path / "meta")  # the team's source folder
+    events = open_store(tmp_path / "events.sqlite3")  # the service's database
     assert set(events.events(TEAM)["kind"]) == {"member"}  # nothing posted in the last day
     events.close()
+    run = ["slack", "run", "--config", str(config), "--check"]
+    assert main(run) == 2 and "teamrec serve" in capsys.readouterr().err  # HTTP mode is the service's
+    assert main([*run, "--socket"]) == 2
+    assert "SLACK_SIGNING_SECRET" in capsys.readouterr().err
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    run = ["slack", "run", "--team", TEAM, "--store", str(store), "--metadata", str(tmp_path / "meta"), "--check"]
-    assert main(run) == 0 and "ready: HTTP" in capsys.readouterr().out
     assert main([*run, "--socket"]) == 2
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-1-abc")

@@ -7,15 +7,18 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from teamrec.experiments.assignment import rollout_draw
 from teamrec.integrations.slack.digest import (
     DAY,
     DigestSettings,
     DigestState,
     digest_items,
+    digest_rollout,
     due,
-    hashed_rollout,
+    rollout_experiment,
 )
-from teamrec.integrations.slack.protocol import Answer, PersonFacts, Recommended
+from teamrec.recommender import Result
+from teamrec.service.teams import Answer
 
 # Wednesday 2026-11-25 12:00 UTC
 NOON = 1_795_608_000.0
@@ -76,26 +79,27 @@ def test_rules_are_vectorised_over_people():
     assert out["due"].tolist() == [i <= 10 for i in range(20)]
 
 
-def test_hashed_rollout_share():
+def test_rollout_share_by_the_experiment_assignment():
     teams = [f"team-{i}" for i in range(4000)]
-    share = np.mean([hashed_rollout(DigestSettings(rollout_share=0.1))(t) for t in teams])
-    assert 0.085 < share < 0.115
-    assert not any(hashed_rollout(DigestSettings(rollout_share=0.0))(t) for t in teams[:100])
+    tenth = DigestSettings(rollout_share=0.1)
+    draws = rollout_draw(rollout_experiment(tenth), teams)  # the assignment's team draw, vectorised
+    assert 0.085 < np.mean(draws < 0.1) < 0.115
+    in_tenth = digest_rollout(tenth)
+    assert [in_tenth(t) for t in teams[:200]] == list(draws[:200] < 0.1)  # one team at a time: the same
+    assert not any(digest_rollout(DigestSettings(rollout_share=0.0))(t) for t in teams[:100])
+    fifth = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.2)), teams) < 0.2
+    assert fifth[draws < 0.1].all()  # raising the share keeps every team that was in
+    other = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.1, rollout_salt="another")), teams)
+    assert ((other < 0.1) != (draws < 0.1)).any()
 
 
-def test_digest_items_never_private_archived_joined_or_left():
-    items = (Recommended("Cpriv", "p", 0.9, 1, private=True), Recommended("Carch", "a", 0.8, 2, archived=True),
-             Recommended("Cjoined", "j", 0.7, 3), Recommended("Cleft", "l", 0.6, 4), Recommended("Cok", "o", 0.5, 5),
-             Recommended("Cok2", "o2", 0.4, 6), Recommended("Cok3", "o3", 0.3, 7), Recommended("Cok4", "o4", 0.2, 8))
-    answer = Answer("r1", "acme", "U1", items)
-    facts = PersonFacts("U1", NOON, 1, members=frozenset({"Cjoined"}), left=frozenset({"Cleft"}))
-    kept, why = digest_items(answer, facts, S)
-    assert [r.item for r in kept.items] == ["Cok", "Cok2", "Cok3"] and why == ""
-    assert digest_items(answer, facts, DigestSettings(min_score=0.6)) == (None, "low_score")
-    member = PersonFacts("U1", NOON, 1, members=frozenset({"Cpriv"}))
-    kept, _ = digest_items(Answer("r", "acme", "U1", items[:1] + items[4:5]), member, S)
-    assert [r.item for r in kept.items] == ["Cok"]  # a member's own private channel is joined anyway
-    assert digest_items(Answer("r", "acme", "U1", items[:4]), facts, S) == (None, "nothing_to_suggest")
+def test_digest_items_cut_to_k_and_the_score_threshold():
+    results = [Result(f"C{i}", f"c{i}", 0.9 - i / 10, position=i + 1) for i in range(8)]
+    answer = Answer("acme", 1, results, recommendation_id="r1")
+    kept, why = digest_items(answer, S)
+    assert [r.id for r in kept.results] == ["C0", "C1", "C2"] and why == "" and kept.recommendation_id == "r1"
+    assert digest_items(answer, DigestSettings(min_score=0.95)) == (None, "low_score")
+    assert digest_items(Answer("acme", 1, [], recommendation_id="r2"), S) == (None, "nothing_to_suggest")
 
 
 def test_settings_are_checked():

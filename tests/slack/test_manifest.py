@@ -8,9 +8,10 @@ from pathlib import Path
 import yaml
 
 import teamrec.integrations.slack as slack_pkg
-from teamrec.integrations.slack.app import SlackSettings
 from teamrec.integrations.slack.events import EVENT_TYPES
+from teamrec.integrations.slack.http import PATHS
 from teamrec.integrations.slack.scopes import METHOD_SCOPES, scopes_for, subscriptions
+from teamrec.integrations.slack.settings import SlackSettings
 
 PACKAGE = Path(slack_pkg.__file__).parent
 MANIFEST = yaml.safe_load((PACKAGE / "manifest.yml").read_text())
@@ -44,8 +45,8 @@ def test_manifest_scopes_are_exactly_the_ones_used():
 def test_manifest_command_and_urls():
     default = SlackSettings.model_fields["command"].default
     assert [c["command"] for c in MANIFEST["features"]["slash_commands"]] == [default]
-    urls = {MANIFEST["settings"]["event_subscriptions"]["request_url"],
+    urls = (MANIFEST["settings"]["event_subscriptions"]["request_url"],
             MANIFEST["settings"]["interactivity"]["request_url"],
-            MANIFEST["features"]["slash_commands"][0]["url"]}
-    assert len(urls) == 1 and urls.pop().endswith("/slack/events")
+            MANIFEST["features"]["slash_commands"][0]["url"])
+    assert tuple("/" + u.split("/", 3)[3] for u in urls) == PATHS  # the endpoints the service mounts
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -1,13 +1,13 @@
 """``teamrec slack``: the Slack app's commands (extra ``teamrec[slack]``).
 
 * ``teamrec slack sync`` reads the workspace (``SLACK_BOT_TOKEN``) into the event store and
-  writes the channel and people metadata as a dataset folder;
-* ``teamrec slack run`` serves the app: HTTP on ``--port`` (Slack posts to
-  ``/slack/events``), or ``--socket`` for Socket Mode with no public URL (``SLACK_APP_TOKEN``);
+  writes the channel and people metadata as a ``teamrec`` dataset folder: with ``--config``,
+  into the service's database and the folder the ``[slack]`` team names as its source;
+* ``teamrec slack run --socket`` serves the app in Socket Mode (no public URL;
+  ``SLACK_APP_TOKEN``) over the same service layer as ``teamrec serve``, which serves the HTTP
+  endpoints itself (``/slack/events``, ``/slack/actions``, ``/slack/commands``);
 * ``teamrec slack digest`` sends the digest to the people its rules allow, now.
 
-Until the service layer serves the app, ``run`` and ``digest`` answer from a model fitted on
-the store and the metadata folder (:class:`~teamrec.integrations.slack.local.ModelService`).
 Slack's modules are imported inside the commands, so ``teamrec`` works without the extra.
 """
 
@@ -17,17 +17,27 @@ import importlib
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from teamrec.cli._common import echo_json
 from teamrec.errors import ConfigError
 
-StoreOpt = Annotated[str, typer.Option("--store", envvar="TEAMREC_STORE", help="event store: a SQLite path or URL")]
-TeamNameOpt = Annotated[str, typer.Option("--team", help="the teamrec team this workspace feeds")]
+if TYPE_CHECKING:
+    from teamrec.service.app import Service
+    from teamrec.service.settings import Settings
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", envvar="TEAMREC_CONFIG", help="the service's settings file (TOML)")
+]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", envvar="TEAMREC_STORE", help="event store: a SQLite path or URL (default: the settings' database)")]
+TeamNameOpt = Annotated[str | None, typer.Option(
+    "--team", help="the teamrec team (default: the settings' [slack] team)")]
 MetadataOpt = Annotated[
-    Path, typer.Option("--metadata", help="folder for the channel and people metadata (a teamrec dataset)")
+    Path | None, typer.Option("--metadata", help="folder for the channel and people metadata "
+                                                 "(default: the [slack] team's source folder)")
 ]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", hidden=True, help="Web API base URL (tests)")]
 
@@ -40,6 +50,25 @@ def _need_slack() -> None:
             raise ConfigError("the Slack app needs its extra: pip install 'teamrec[slack]'") from None
 
 
+def _settings(config: Path | None) -> Settings:
+    from teamrec.service.settings import load_settings
+
+    if config is None:
+        raise ConfigError("give the service's settings file: --config FILE (or TEAMREC_CONFIG)")
+    settings = load_settings(config)
+    if settings.slack is None:
+        raise ConfigError(f"{config}: no [slack] table (see docs/slack.md)")
+    return settings
+
+
+def _started(settings: Settings) -> Service:
+    from teamrec.service.app import Service
+
+    service = Service(settings)
+    service.start()
+    return service
+
+
 def register(app: typer.Typer) -> None:
     slack = typer.Typer(help="The Slack app: sync a workspace, serve App Home, commands and digests.",
                         no_args_is_help=True)
@@ -47,9 +76,10 @@ def register(app: typer.Typer) -> None:
 
     @slack.command("sync")
     def sync(
-        team: TeamNameOpt,
-        store: StoreOpt,
-        metadata: MetadataOpt,
+        config: ConfigOpt = None,
+        team: TeamNameOpt = None,
+        store: StoreOpt = None,
+        metadata: MetadataOpt = None,
         since_days: Annotated[
             float | None, typer.Option("--since-days", help="first read of a channel: only this many days back")
         ] = None,
@@ -63,6 +93,16 @@ def register(app: typer.Typer) -> None:
         from teamrec.integrations.slack.sync import sync_workspace
         from teamrec.store import open_store
 
+        if config is not None:
+            settings = _settings(config)
+            assert settings.slack is not None
+            team = team or settings.slack.team
+            store = store or settings.database
+            source = settings.teams[team].source if team in settings.teams else None
+            metadata = metadata or (Path(source) if source else None)
+            base_url = base_url or settings.slack.api_url
+        if team is None or store is None or metadata is None:
+            raise ConfigError("give --config FILE, or --team, --store and --metadata")
         client = web_client(base_url=base_url)
         since = time.time() - since_days * 86_400 if since_days is not None else None
         events = open_store(store)
@@ -75,65 +115,48 @@ def register(app: typer.Typer) -> None:
 
     @slack.command("run")
     def run(
-        team: TeamNameOpt,
-        store: StoreOpt,
-        metadata: MetadataOpt,
+        config: ConfigOpt = None,
         socket: Annotated[bool, typer.Option("--socket", help="Socket Mode (no public URL; SLACK_APP_TOKEN)")] = False,
-        host: Annotated[str, typer.Option(help="HTTP mode: interface")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="HTTP mode: port")] = 3000,
-        command: Annotated[str, typer.Option(help="the slash command")] = "/channels",
         check: Annotated[bool, typer.Option("--check", help="build the app and exit (no connection)")] = False,
     ) -> None:
-        """Serve the app (HTTP on --port, or --socket)."""
+        """Serve the app in Socket Mode over the service layer (HTTP mode: ``teamrec serve``)."""
         _need_slack()
-        from teamrec.integrations.slack.app import SlackSettings, create_slack_app
-        from teamrec.integrations.slack.http import slack_router, socket_mode_handler
-        from teamrec.integrations.slack.local import ModelService
-        from teamrec.integrations.slack.sync import read_metadata
-        from teamrec.store import open_store
+        if not socket:
+            raise ConfigError("HTTP mode is served by 'teamrec serve --config FILE' (/slack/events); "
+                              "give --socket for Socket Mode")
+        from teamrec.integrations.slack.http import bolt_app, socket_mode_handler
 
-        settings = SlackSettings.from_env(team, command=command)
-        service = ModelService(open_store(store), read_metadata(metadata))
-        bolt = create_slack_app(settings, service)
-        if socket:
-            handler = socket_mode_handler(bolt, settings)
+        settings = _settings(config)
+        assert settings.slack is not None
+        slack_settings = settings.slack.with_env()
+        service = _started(settings)
+        try:
+            handler = socket_mode_handler(bolt_app(service, slack_settings), slack_settings)
             if check:
-                typer.echo("ready: Socket Mode")
+                typer.echo(f"ready: Socket Mode for team {slack_settings.team}")
                 return
             handler.start()
-            return
-        from fastapi import FastAPI
-
-        web = FastAPI(title="teamrec Slack app")
-        web.include_router(slack_router(bolt))
-        if check:
-            typer.echo(f"ready: HTTP on http://{host}:{port}/slack/events")
-            return
-        import uvicorn
-
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        finally:
+            service.close()
 
     @slack.command("digest")
-    def digest(
-        team: TeamNameOpt,
-        store: StoreOpt,
-        metadata: MetadataOpt,
-        state: Annotated[Path, typer.Option("--state", help="digest state file (SQLite)")],
-        base_url: BaseUrlOpt = None,
-    ) -> None:
+    def digest(config: ConfigOpt = None) -> None:
         """Send the digest now to everyone the rules allow; prints what happened per person."""
         _need_slack()
-        from teamrec.integrations.slack.app import SlackSettings, send_digests
-        from teamrec.integrations.slack.client import web_client
+        from teamrec.integrations.slack.app import send_digests, slack_client
         from teamrec.integrations.slack.digest import DigestState
-        from teamrec.integrations.slack.local import ModelService
-        from teamrec.integrations.slack.sync import read_metadata
-        from teamrec.store import open_store
+        from teamrec.integrations.slack.team import SlackTeam
 
-        settings = SlackSettings.from_env(team)
-        data = read_metadata(metadata)
-        service = ModelService(open_store(store), data)
-        people: list[Any] = data.users.loc[data.users["team"] == team, "user"].astype(str).tolist()
-        outcome = send_digests(web_client(base_url=base_url), service, settings, DigestState(state), people)
+        settings = _settings(config)
+        assert settings.slack is not None
+        slack_settings = settings.slack.with_env()
+        service = _started(settings)
+        try:
+            team = SlackTeam(service.team(slack_settings.team))
+            people = [str(u) for u in team.service.state.model.data.users.ids]
+            state = DigestState(slack_settings.digest_state or ":memory:")
+            outcome = send_digests(slack_client(slack_settings), team, slack_settings, state, people)
+        finally:
+            service.close()
         logging.getLogger(__name__).info("digest: %d sent", sum(v == "sent" for v in outcome.values()))
         echo_json(outcome)

@@ -26,6 +26,7 @@ from swagger_ui_bundle import swagger_ui_path
 from teamrec import __version__
 from teamrec.errors import UnknownIdError
 from teamrec.experiments.settings import Experiment, check_unchanged, fingerprint
+from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
 from teamrec.service.online import Refresher
@@ -156,4 +157,19 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     async def page() -> FileResponse:
         return FileResponse(UI_DIR / "index.html", headers=PAGE_HEADERS)
 
+    if settings.slack is not None:
+        _mount_slack(app, service, settings.slack)
     return app
+
+
+def _mount_slack(app: FastAPI, service: Service, slack: SlackSettings) -> None:
+    """The Slack app's endpoints (/slack/events, /slack/actions, /slack/commands) over the same
+    team services, when the ``[slack]`` table is set and the extra is installed."""
+    try:
+        from teamrec.integrations.slack.http import mount
+    except ImportError:
+        log.warning("the settings have a [slack] table but the Slack packages are not installed: "
+                    "pip install 'teamrec[slack]' (the /slack endpoints are not served)")
+        return
+    mount(app, service, slack)
+    log.info("Slack app for team %s at /slack/events, /slack/actions, /slack/commands", slack.team)

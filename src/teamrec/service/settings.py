@@ -36,6 +36,9 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     scopes = ["admin"]           # read < write < admin: each includes the ones before it
     key_env = "ACME_ADMIN_KEY"   # or key = "..." (not in a file you commit)
 
+    [slack]                      # optional: serve the Slack app at /slack/* (docs/slack.md)
+    team = "acme"
+
 Relative paths are relative to the file. Every top-level setting can be overridden by an
 environment variable ``TEAMREC_<NAME>`` (``TEAMREC_PORT=9000``, ``TEAMREC_DATABASE=...``,
 ``TEAMREC_MODE``, ``TEAMREC_READ_KEYS=true``), and nested ones with ``__`` between the parts
@@ -70,6 +73,7 @@ from pydantic import (
 
 from teamrec.errors import ConfigError
 from teamrec.experiments.settings import Experiment
+from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.spec import TeamSpec
 
 log = logging.getLogger(__name__)
@@ -222,6 +226,13 @@ class Settings(BaseModel):
         if repeated:
             raise ValueError(f"experiment names must be unique; repeated: {', '.join(repeated)}")
         return value
+    slack: SlackSettings | None = Field(None, description="the Slack app for one team (see docs/slack.md)")
+
+    @model_validator(mode="after")
+    def _slack_team(self) -> Settings:
+        if self.slack is not None and self.slack.team not in self.teams:
+            raise ValueError(f"slack.team {self.slack.team!r} is not a configured team")
+        return self
 
     @field_validator("teams")
     @classmethod
@@ -318,6 +329,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             for key in ("source", "model_dir"):
                 if key in team:
                     team[key] = resolve(team[key])
+    slack = data.get("slack")
+    if isinstance(slack, dict) and "digest_state" in slack:
+        slack["digest_state"] = resolve(slack["digest_state"])
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:

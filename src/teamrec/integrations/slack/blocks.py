@@ -1,10 +1,11 @@
 """Block Kit for the three surfaces: the App Home tab, the slash command's answer, the digest.
 
-Reasons arrive structured (:class:`~teamrec.integrations.slack.protocol.Reason`) and are
-written here the Slack way: channels as ``<#C123>`` and people as ``<@U123>``, which Slack
-shows with their current names and only as far as the reader may see them. Every button's
-``value`` carries the recommendation id and the item (``{"r": ..., "i": ...}``), so a press
-becomes feedback on that very answer.
+They render the service's answers (:class:`~teamrec.service.teams.Answer`) as they come: each
+result's structured reason (``details["why"]``) is written by :func:`teamrec.reasons.render`
+for the ``"slack"`` surface, with channels as ``<#C123>`` and people as ``<@U123>``, which
+Slack shows with their current names and only as far as the reader may see them. Every
+button's ``value`` carries the recommendation id, the item and the surface
+(``{"r": ..., "i": ..., "s": ...}``), so a press becomes feedback on that very answer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from teamrec.integrations.slack.protocol import Answer, Colleague, Reason, Recommended
+from teamrec.reasons import render
+from teamrec.recommender import NEW_HERE, Result
+from teamrec.service.teams import Answer
 
 JOIN = "teamrec_join"
 DISMISS = "teamrec_dismiss"
@@ -20,8 +23,6 @@ SNOOZE = "teamrec_snooze"
 OPT_OUT = "teamrec_opt_out"
 #: Every action id the app handles.
 ACTIONS = (JOIN, DISMISS, SNOOZE, OPT_OUT)
-#: Most mentions a reason lists before "and N more".
-MAX_MENTIONS = 3
 
 
 def channel(item: str) -> str:
@@ -32,35 +33,30 @@ def person(user: str) -> str:
     return f"<@{user}>"
 
 
-def _mentions(ids: tuple[str, ...], render) -> str:
-    shown = ", ".join(render(i) for i in ids[:MAX_MENTIONS])
-    more = len(ids) - MAX_MENTIONS
-    return shown + (f" and {more} more" if more > 0 else "")
+def why(result: Result) -> dict[str, Any]:
+    """The result's structured reason (a popularity fill or a newcomer's list has none: say so)."""
+    reason = result.details.get("why")
+    if reason:
+        return {"item_kind": "channel", **reason}
+    return {"kind": "new_here" if result.reason == NEW_HERE else "popular"}
 
 
-def reason_text(reason: Reason) -> str:
-    """One reason in Slack mrkdwn."""
-    if reason.kind == "channels" and reason.items:
-        return "Because you are in " + _mentions(reason.items, channel)
-    if reason.kind == "people" and reason.people:
-        return "People like you are here: " + _mentions(reason.people, person)
-    if reason.kind == "overlap" and reason.items and reason.count is not None:
-        return f"{reason.count} of the {reason.total} members of {channel(reason.items[0])} are here"
-    if reason.kind == "new":
-        return "Popular with people who are new here"
-    return "Popular in this team"
+def reason_text(result: Result) -> str:
+    """The result's reason in Slack mrkdwn, first letter capitalised."""
+    text = render(why(result), "slack") or "popular in this team"
+    return text[:1].upper() + text[1:]
 
 
-def button_value(recommendation_id: str, item: str) -> str:
-    return json.dumps({"r": recommendation_id, "i": item}, separators=(",", ":"))
+def button_value(recommendation_id: str, item: str, surface: str) -> str:
+    return json.dumps({"r": recommendation_id, "i": item, "s": surface}, separators=(",", ":"))
 
 
-def parse_button_value(value: str) -> tuple[str, str]:
-    """``(recommendation_id, item)`` from a button's value; ValueError if it is not ours."""
+def parse_button_value(value: str) -> tuple[str, str, str]:
+    """``(recommendation_id, item, surface)`` from a button's value; ValueError if it is not ours."""
     data = json.loads(value)
-    if not isinstance(data, dict) or not isinstance(data.get("r"), str) or not isinstance(data.get("i"), str):
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in "ris"):
         raise ValueError("not a teamrec button value")
-    return data["r"], data["i"]
+    return data["r"], data["i"], data["s"]
 
 
 def channel_link(team_id: str | None, item: str) -> str:
@@ -68,52 +64,51 @@ def channel_link(team_id: str | None, item: str) -> str:
     return f"https://slack.com/app_redirect?channel={item}" + (f"&team={team_id}" if team_id else "")
 
 
-def _item_blocks(answer: Answer, rec: Recommended, team_id: str | None) -> list[dict[str, Any]]:
-    why = "\n".join(reason_text(r) for r in rec.reasons) or reason_text(Reason("popular"))
-    value = button_value(answer.recommendation_id, rec.item)
+def _item_blocks(answer: Answer, result: Result, surface: str, team_id: str | None) -> list[dict[str, Any]]:
+    value = button_value(answer.recommendation_id or "", result.id, surface)
+    position = result.position or 0
     return [
-        {"type": "section", "block_id": f"rec_{rec.position}",
-         "text": {"type": "mrkdwn", "text": f"*{channel(rec.item)}*\n{why}"}},
-        {"type": "actions", "block_id": f"act_{rec.position}", "elements": [
+        {"type": "section", "block_id": f"rec_{position}",
+         "text": {"type": "mrkdwn", "text": f"*{channel(result.id)}*\n{reason_text(result)}"}},
+        {"type": "actions", "block_id": f"act_{position}", "elements": [
             {"type": "button", "action_id": JOIN, "style": "primary", "value": value,
-             "text": {"type": "plain_text", "text": "Join"}, "url": channel_link(team_id, rec.item)},
+             "text": {"type": "plain_text", "text": "Join"}, "url": channel_link(team_id, result.id)},
             {"type": "button", "action_id": DISMISS, "value": value,
              "text": {"type": "plain_text", "text": "Not interested"}},
         ]},
     ]
 
 
-def _recommendation_blocks(answer: Answer, team_id: str | None) -> list[dict[str, Any]]:
-    if not answer.items:
+def _recommendation_blocks(answer: Answer, surface: str, team_id: str | None) -> list[dict[str, Any]]:
+    if not answer.results:
         return [{"type": "section", "text": {"type": "mrkdwn",
                  "text": "No channel suggestions for you right now: you are in all the ones that fit."}}]
     blocks: list[dict[str, Any]] = []
-    for rec in answer.items:
-        blocks.extend(_item_blocks(answer, rec, team_id))
+    for result in answer.results:
+        blocks.extend(_item_blocks(answer, result, surface, team_id))
     return blocks
 
 
-def _colleague_text(c: Colleague) -> str:
-    text = person(c.user)
-    if c.shared_count:
-        noun = "channel" if c.shared_count == 1 else "channels"
-        text += f": you share {c.shared_count} {noun}"
-        if c.shared:
-            text += " (" + _mentions(c.shared, channel) + ")"
+def _colleague_text(result: Result) -> str:
+    text = person(result.id)
+    reason = result.details.get("why")
+    if reason and result.details.get("shared"):
+        text += ": " + (render({"item_kind": "channel", **reason}, "slack") or "")
     return text
 
 
-def home_view(answer: Answer, colleagues: list[Colleague], *, team_id: str | None = None) -> dict[str, Any]:
+def home_view(answer: Answer, people: Answer | None, *, surface: str = "slack_home",
+              team_id: str | None = None) -> dict[str, Any]:
     """The App Home tab: channels for you (Join / Not interested), then people like you."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Channels for you"}},
-        *_recommendation_blocks(answer, team_id),
+        *_recommendation_blocks(answer, surface, team_id),
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "People like you"}},
     ]
-    if colleagues:
+    if people is not None and people.results:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                       "text": "\n".join(f"• {_colleague_text(c)}" for c in colleagues)}})
+                       "text": "\n".join(f"• {_colleague_text(r)}" for r in people.results)}})
     else:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "Nobody yet: join a few channels first."}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
@@ -121,24 +116,25 @@ def home_view(answer: Answer, colleagues: list[Colleague], *, team_id: str | Non
     return {"type": "home", "blocks": blocks}
 
 
-def command_message(answer: Answer, *, team_id: str | None = None) -> dict[str, Any]:
+def command_message(answer: Answer, *, surface: str = "slack_command", team_id: str | None = None) -> dict[str, Any]:
     """The slash command's answer (sent ephemeral: only the asker sees it)."""
     return {
         "response_type": "ephemeral",
         "text": _fallback(answer),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Channels you might like*"}},
-                   *_recommendation_blocks(answer, team_id)],
+                   *_recommendation_blocks(answer, surface, team_id)],
     }
 
 
-def digest_message(answer: Answer, *, team_id: str | None = None, snooze_days: int = 30) -> dict[str, Any]:
+def digest_message(answer: Answer, *, surface: str = "digest", team_id: str | None = None,
+                   snooze_days: int = 30) -> dict[str, Any]:
     """The digest sent as a direct message, with snooze and opt-out buttons."""
-    value = button_value(answer.recommendation_id, "")
+    value = button_value(answer.recommendation_id or "", "", surface)
     return {
         "text": _fallback(answer),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": "*A few channels you might like*"}},
-            *_recommendation_blocks(answer, team_id),
+            *_recommendation_blocks(answer, surface, team_id),
             {"type": "actions", "block_id": "digest_controls", "elements": [
                 {"type": "button", "action_id": SNOOZE, "value": value,
                  "text": {"type": "plain_text", "text": f"Snooze for {snooze_days} days"}},
@@ -151,9 +147,9 @@ def digest_message(answer: Answer, *, team_id: str | None = None, snooze_days: i
 
 def _fallback(answer: Answer) -> str:
     """The notification text (no blocks): the channels, mentioned."""
-    if not answer.items:
+    if not answer.results:
         return "No channel suggestions right now."
-    return "Channels you might like: " + ", ".join(channel(r.item) for r in answer.items)
+    return "Channels you might like: " + ", ".join(channel(r.id) for r in answer.results)
 
 
 def notice(text: str) -> dict[str, Any]:

@@ -3,15 +3,18 @@
 The triggering rules, each a setting of :class:`DigestSettings` (the deployed systems this
 project comes from chose theirs so as not to seem disruptive):
 
-1. the team is in the rollout (a share of teams, decided by the experiment assignment; until
-   that exists, a salted hash of the team name);
+1. the team is in the rollout: a share of teams, drawn by the experiment assignment
+   (:func:`teamrec.experiments.assignment.rollout_draw` of the experiment ``rollout_name``,
+   salted with ``rollout_salt``), so raising the share keeps every team that was in;
 2. not opted out, not snoozed;
 3. at most one digest per person per ``min_days_between`` days;
 4. only people in the workspace for at least ``min_tenure_days`` days (their first event) and
    in at most ``max_channels`` channels (newcomers still finding their way);
 5. only in working hours of the person's time zone (Slack's ``tz_offset``), weekdays;
-6. only channels the person may and should see: never private ones they are not in, archived,
-   joined or left ones; and only when the best remaining one scores at least ``min_score``.
+6. only when the best channel scores at least ``min_score``. Which channels may be suggested
+   at all is the service's rule, not the digest's: never private ones the person is not in,
+   joined, left or dismissed ones (the policy), nor archived ones (the Slack binding's
+   ``exclude``).
 
 Rules 2-5 are one vectorised pass over everyone (:func:`due`); rule 6 needs each person's
 answer, so it runs only for the people who passed (:func:`digest_items`). Digest state (last
@@ -20,18 +23,23 @@ sent, snoozed until, opted out) is kept in :class:`DigestState`, a small SQLite 
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from teamrec.integrations.slack.protocol import Answer, PersonFacts
+from teamrec.experiments.assignment import rollout_draw
+from teamrec.experiments.settings import Arm, Experiment
+
+if TYPE_CHECKING:
+    from teamrec.service.teams import Answer
 
 DAY = 86_400.0
 
@@ -52,6 +60,7 @@ class DigestSettings(BaseModel):
     weekdays_only: bool = True
     snooze_days: int = Field(default=30, ge=1)
     rollout_share: float = Field(default=1.0, ge=0, le=1, description="share of teams that get digests")
+    rollout_name: str = Field(default="slack-digest", description="the experiment name the rollout draw is salted with")
     rollout_salt: str = "teamrec-slack-digest"
 
 
@@ -60,15 +69,21 @@ REASONS = ("rollout", "opted_out", "snoozed", "too_soon", "too_new", "too_many_c
            "nothing_to_suggest", "low_score")
 
 
-def hashed_rollout(settings: DigestSettings) -> Callable[[str], bool]:
-    """Teams in the rollout by a salted hash of their name: sticky, stateless, ``rollout_share`` of them.
+def rollout_experiment(settings: DigestSettings) -> Experiment:
+    """The digest's rollout as an experiment of the team unit: its ``rollout`` is the share of
+    teams that get digests, drawn like every experiment's rollout (a salted hash of the team).
+    The two arms only satisfy the experiment's shape; the digest uses the team draw alone."""
+    arms = (Arm(name="without", algorithm="popularity"), Arm(name="with", algorithm="popularity"))
+    return Experiment(name=settings.rollout_name, arms=arms, unit="team", rollout=settings.rollout_share,
+                      start=datetime(1970, 1, 1, tzinfo=UTC), salt=settings.rollout_salt)
 
-    The experiment assignment (issue 12) replaces this with its own callable.
-    """
+
+def digest_rollout(settings: DigestSettings) -> Callable[[str], bool]:
+    """Whether a team is in the digest's rollout (sticky, stateless, ``rollout_share`` of teams)."""
+    experiment = rollout_experiment(settings)
 
     def in_rollout(team: str) -> bool:
-        digest = hashlib.sha256(f"{settings.rollout_salt}:{team}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < settings.rollout_share
+        return bool(rollout_draw(experiment, [team])[0] < experiment.rollout)
 
     return in_rollout
 
@@ -110,30 +125,20 @@ def due(people: pd.DataFrame, settings: DigestSettings, now: float, *, in_rollou
     return pd.DataFrame({"user": people["user"].to_numpy(), "due": ok, "blocked_by": blocked})
 
 
-def digest_items(answer: Answer, facts: PersonFacts, settings: DigestSettings) -> tuple[Answer | None, str]:
-    """Rule 6: the answer without private (not a member), archived, joined or left channels,
-    cut to ``k``, and ``""``; or None and why not (``nothing_to_suggest``, ``low_score``)."""
-    kept = [
-        rec for rec in answer.items
-        if not rec.archived and rec.item not in facts.members and rec.item not in facts.left
-        and not (rec.private and rec.item not in facts.members)
-    ]
-    if not kept:
+def digest_items(answer: Answer, settings: DigestSettings) -> tuple[Answer | None, str]:
+    """Rule 6: the answer cut to ``k`` and ``""``; or None and why not (``nothing_to_suggest``,
+    ``low_score``). The answer holds only channels the person may be shown (the service's rules)."""
+    if not answer.results:
         return None, "nothing_to_suggest"
-    if kept[0].score < settings.min_score:
+    if answer.results[0].score < settings.min_score:
         return None, "low_score"
-    return replace(answer, items=tuple(kept[: settings.k])), ""
+    return replace(answer, results=answer.results[: settings.k]), ""
 
 
-def facts_frame(facts: list[PersonFacts], state: pd.DataFrame) -> pd.DataFrame:
-    """The input of :func:`due`: the service's facts joined with the digest state, by user."""
-    frame = pd.DataFrame({
-        "user": [f.user for f in facts],
-        "first_seen": np.array([np.nan if f.first_seen is None else f.first_seen for f in facts], dtype=np.float64),
-        "channels": np.array([f.channels for f in facts], dtype=np.int64),
-        "tz_offset": np.array([np.nan if f.tz_offset is None else f.tz_offset for f in facts], dtype=np.float64),
-    })
-    return frame.merge(state, on="user", how="left").fillna({"opted_out": False})
+def facts_frame(facts: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
+    """The input of :func:`due`: the service's facts (``user, first_seen, channels, tz_offset``)
+    joined with the digest state, by user."""
+    return facts.merge(state, on="user", how="left").fillna({"opted_out": False})
 
 
 class DigestState:

@@ -1,39 +1,64 @@
-"""Running the app: HTTP mode (a router mounted in the teamrec service) and Socket Mode.
+"""Running the app: its HTTP endpoints mounted in the teamrec service, and Socket Mode.
 
-HTTP mode: Slack posts events, commands and button presses to one URL
-(``/slack/events``); Bolt verifies the signature and timestamp, runs the listener (which
-acks at once) and answers. The Bolt dispatch is synchronous, so it runs in the thread pool,
-never in the service's event loop.
+HTTP mode (``teamrec serve`` with a ``[slack]`` table in the settings): Slack posts events to
+``/slack/events``, button presses to ``/slack/actions`` and the slash command to
+``/slack/commands`` (the manifest names each); Bolt verifies the signature and the timestamp
+(over 5 minutes old: refused), runs the listener (which acks at once) and answers. The Bolt
+dispatch is synchronous, so it runs in the thread pool, never in the service's event loop.
 
-Socket Mode: the app opens a websocket to Slack with an app-level token (``xapp-``), so it
-runs with no public URL (a laptop, behind a firewall).
+Socket Mode (``teamrec slack run --socket``): the app opens a websocket to Slack with an
+app-level token (``xapp-``), so it runs with no public URL, over the same service layer.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
 from teamrec.errors import ConfigError
-from teamrec.integrations.slack.app import SlackSettings
+from teamrec.integrations.slack.app import create_slack_app
+from teamrec.integrations.slack.settings import SlackSettings
+from teamrec.integrations.slack.team import SlackTeam
 
-EVENTS_PATH = "/slack/events"
+if TYPE_CHECKING:
+    from teamrec.service.app import Service
+
+#: The endpoints Slack posts to (one Bolt dispatch behind all three).
+PATHS = ("/slack/events", "/slack/actions", "/slack/commands")
 
 
-def slack_router(app: App, path: str = EVENTS_PATH) -> APIRouter:
-    """A FastAPI router with the one endpoint Slack posts to (mount it in the service)."""
+def slack_router(app: App, paths: tuple[str, ...] = PATHS) -> APIRouter:
+    """A FastAPI router with the endpoints Slack posts to."""
     router = APIRouter(tags=["slack"])
 
-    @router.post(path, include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
+    async def slack_endpoint(request: Request) -> Response:
         body = await request.body()
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
 
+    for path in paths:
+        router.add_api_route(path, slack_endpoint, methods=["POST"], include_in_schema=False)
     return router
+
+
+def bolt_app(service: Service, settings: SlackSettings, client: WebClient | None = None) -> App:
+    """The Bolt app over the service's team ``settings.team`` (secrets from the environment)."""
+    settings = settings.with_env()
+    return create_slack_app(settings, SlackTeam(service.team(settings.team)), client)
+
+
+def mount(web: FastAPI, service: Service, settings: SlackSettings) -> App:
+    """Mount the Slack endpoints in the teamrec service's app (``create_app`` calls this)."""
+    bolt = bolt_app(service, settings)
+    web.include_router(slack_router(bolt))
+    web.state.slack = bolt
+    return bolt
 
 
 def socket_mode_handler(app: App, settings: SlackSettings) -> SocketModeHandler:

@@ -1,8 +1,10 @@
 """Who is in which channel now, from a log of ``member`` and ``leave`` events.
 
 Slack tells teamrec about joins (``member``) and departures (``leave``) as they happen; the
-matrix learns from ``member`` events, so the current state is what the *latest* of the two
-says for each (person, channel). Pure column operations: one sort and one ``drop_duplicates``.
+current state is what the *latest* of the two says for each (person, channel): what the
+sync compares the live member lists with, and the digest counts. (The matrix applies the
+same rule itself: a ``leave`` is an excluding event, see :mod:`teamrec.data.matrix`.)
+Pure column operations: one sort and one ``drop_duplicates``.
 """
 
 from __future__ import annotations
@@ -29,20 +31,3 @@ def current_members(events: pd.DataFrame) -> pd.DataFrame:
     """(user, item) pairs whose latest membership event is a join."""
     latest = latest_membership(events)
     return latest.loc[latest["kind"].to_numpy() == MEMBER, ["user", "item"]].reset_index(drop=True)
-
-
-def left_channels(events: pd.DataFrame) -> pd.DataFrame:
-    """(user, item) pairs whose latest membership event is a leave: never recommended back."""
-    latest = latest_membership(events)
-    return latest.loc[latest["kind"].to_numpy() == LEAVE, ["user", "item"]].reset_index(drop=True)
-
-
-def without_departures(events: pd.DataFrame) -> pd.DataFrame:
-    """``events`` minus the ``member`` events of memberships that have since ended (and the
-    ``leave`` events themselves), so a model learns who is in a channel now."""
-    left = left_channels(events)
-    if not len(left):
-        return events.loc[events["kind"].to_numpy() != LEAVE].reset_index(drop=True)
-    key = pd.MultiIndex.from_frame(events[["user", "item"]])
-    gone = key.isin(pd.MultiIndex.from_frame(left)) & events["kind"].isin([MEMBER, LEAVE]).to_numpy()
-    return events.loc[~gone & (events["kind"].to_numpy() != LEAVE)].reset_index(drop=True)
