@@ -79,6 +79,9 @@ class TeamModel:
         self._idf = np.log((1.0 + data.n_users) / (1.0 + self._item_size))
         # Helpers for what the chosen algorithm does not offer, fitted once on first use.
         self._helpers: dict[str, Algorithm] = {}
+        #: What the model was built from, kept with a saved model (e.g. the service's count
+        #: and sequence number of the stored events it learnt from). Plain JSON values.
+        self.provenance: dict[str, Any] = {}
 
     @classmethod
     def fit(cls, data: InteractionMatrix, algorithm: str = "item-knn", params: dict[str, Any] | None = None) -> TeamModel:
@@ -389,7 +392,8 @@ def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
         sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool))
         data.item_meta.to_parquet(folder / "items.parquet", index=False)
         data.user_meta.to_parquet(folder / "users.parquet", index=False)
-        meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
+        meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind,
+                "provenance": model.provenance}
         (folder / "team.json").write_text(json.dumps(meta, indent=2))
 
     return write_folder(path, write, marker="team.json", what="a saved teamrec model")
@@ -414,4 +418,6 @@ def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
         item_kind=meta.get("item_kind", "item"),
         excluded=sp.load_npz(folder / "excluded.npz").tocsr() if (folder / "excluded.npz").exists() else None,
     )
-    return TeamModel(algorithm, data)
+    model = TeamModel(algorithm, data)
+    model.provenance = dict(meta.get("provenance") or {})
+    return model

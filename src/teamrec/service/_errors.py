@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from teamrec.service._redact import redact_paths
 from teamrec.errors import (
     AccessDeniedError,
     ConfigError,
@@ -62,10 +63,11 @@ def error_body(code: str, message: str, detail: list | None = None) -> dict:
 
 
 def _teamrec_error(request: Request, exc: Exception) -> JSONResponse:
+    message = redact_paths(str(exc))  # a client learns a file's name, never the server's folders
     for kind, status, code in STATUS:
         if isinstance(exc, kind):
-            return JSONResponse(error_body(code, str(exc)), status_code=status)
-    return JSONResponse(error_body("bad_request", str(exc)), status_code=400)
+            return JSONResponse(error_body(code, message), status_code=status)
+    return JSONResponse(error_body("bad_request", message), status_code=400)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:

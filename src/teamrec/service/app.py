@@ -85,6 +85,7 @@ class Service:
 
     def close(self) -> None:
         self.refresher.stop()
+        self.registry.close()
         if self._owns_store:
             self.store.close()
 

@@ -2,31 +2,47 @@
 
 A request takes the team's :class:`TeamState` once, at its start, and uses only that object:
 the model, its serving index and its figures belong together and never change. A retrain
-builds a whole new state aside (read the data, fit, build the index, fit the lazy helpers)
-and then replaces the team's entry in one assignment, so a request sees either the old model
-or the new one, never a half-built one, and none waits for the retrain. Retrains of one team
-run one at a time; a retrain that fails leaves the serving model as it was.
+builds a whole new state aside and then replaces the team's entry in one assignment, so a
+request sees either the old model or the new one, never a half-built one, and none waits.
+
+No stalls: the fit itself (read the data, build the matrix, fit; or the incremental update)
+runs in a **worker process** (:mod:`teamrec.service.training`), which writes the new model as
+a TeamModel folder (arrays + JSON); the server only loads that folder and builds the serving
+index, so reads keep being answered at full speed while a model trains.
+
+Concurrent requests are merged: per team one job runs at a time, and every request that
+arrives while it runs joins the one follow-up queued behind it (which starts after the running
+one, so it sees every event stored before the request). 45 concurrent retrain requests run
+two fits, not 45. A retrain that fails leaves the serving model as it was and is kept in
+:attr:`ModelRegistry.failures`, its message without the server's file paths.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import multiprocessing
+import shutil
+import tempfile
 import threading
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from teamrec.data.matrix import extend_matrix
 from teamrec.errors import TeamrecError, UnknownIdError
 from teamrec.recommender import TeamModel
 from teamrec.service import training
+from teamrec.service._redact import redact_paths
 from teamrec.service.online import FreshEvents
 from teamrec.service.serving import ServingIndex
 from teamrec.service.settings import Settings
 from teamrec.store.base import EventStore
 
 log = logging.getLogger(__name__)
+
+FULL = "full"
+REFRESH = "refresh"
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,30 +57,71 @@ class TeamState:
     train_seconds: float
     store_events: int
     info: dict[str, Any] = field(default_factory=dict)
-    #: The event store's sequence this snapshot was built up to (0 for a loaded model: it
-    #: then folds in every stored event) and the events stored after it, per person.
+    #: The event store's sequence this snapshot was built up to and the events stored after
+    #: it, per person.
     sequence: int = 0
     fresh: FreshEvents = field(default_factory=lambda: FreshEvents("", 0, None))
+    #: The model folder this state was loaded from (the base of the next incremental
+    #: refresh; None: built in this process and not written yet), and the worker process
+    #: that fitted it (None: fitted or loaded in the server itself).
+    folder: str | None = None
+    worker_pid: int | None = None
+
+
+@dataclass
+class _Jobs:
+    """One team's running job and the one follow-up queued behind it."""
+
+    running: Future | None = None
+    queued: Future | None = None
+    queued_kind: str = REFRESH
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one (each fit a cheap fork of a server that has teamrec
+    imported), else spawn; never plain fork, which would copy the server's threads' locks."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["teamrec.service.training"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 class ModelRegistry:
-    """Every configured team's current :class:`TeamState`."""
+    """Every configured team's current :class:`TeamState`, and the worker that refits them."""
 
     def __init__(self, settings: Settings, store: EventStore) -> None:
         self.settings = settings
         self.store = store
         self._states: dict[str, TeamState] = {}
-        self._locks = {name: threading.Lock() for name in settings.teams}
         self._versions = dict.fromkeys(settings.teams, 0)
         self.retraining: set[str] = set()
         #: The last failed retrain per team (``at``, ``message``), until one succeeds: a
         #: retrain in the background has nobody to answer, so /model reports it.
         self.failures: dict[str, dict[str, Any]] = {}
+        #: Fits started per team (full and incremental): merged requests share one.
+        self.fits: dict[str, int] = dict.fromkeys(settings.teams, 0)
+        self._jobs = {name: _Jobs() for name in settings.teams}
+        self._jobs_lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._workdir: Path | None = None
 
     def start(self) -> None:
-        """Load or train every team (a saved model when there is one, else its source)."""
+        """Load or train every team before the server listens (a saved model when there is
+        one, else its source), in this process: nothing is being served yet."""
         for name in self.settings.teams:
-            self._build(name, prefer_saved=True)
+            self._start_team(name)
+
+    def close(self) -> None:
+        """Stop the worker process and remove the models' working folders."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
 
     @property
     def ready(self) -> bool:
@@ -83,96 +140,178 @@ class ModelRegistry:
     def _high_water(self, team: str) -> int:
         return self.store.since(team, 0)[1]
 
+    # -- merged jobs ----------------------------------------------------------------------------
     def retrain(self, team: str) -> TeamState:
-        """Refit ``team`` on its source plus its stored events and swap the result in; a
-        failure leaves the serving model as it was and is kept in :attr:`failures`."""
-        self.get(team)
-        try:
-            state = self._build(team, prefer_saved=False)
-        except Exception as exc:
-            # teamrec's own errors say what is wrong with the data or settings; anything
-            # else is a bug, whose details stay in the server log.
-            message = str(exc) if isinstance(exc, TeamrecError) else f"internal error ({type(exc).__name__}); see the server log"
-            self.failures[team] = {"at": time.time(), "message": message}
-            raise
-        self.failures.pop(team, None)
-        return state
+        """Refit ``team`` on its source plus its stored events (in the worker process) and
+        swap the result in; waits for it. A failure leaves the serving model as it was and is
+        kept in :attr:`failures`."""
+        return self.submit(team, full=True).result()
 
     def refresh(self, team: str) -> TeamState:
-        """An incremental snapshot: the events stored since the serving one, applied to a copy
-        of its matrix (:func:`~teamrec.data.matrix.extend_matrix`: vocabularies extended
-        append-only, only the changed people's rows rebuilt) and to a copy of its algorithm
-        (``update`` with the grown matrix: each algorithm's incremental update), then swapped
-        in like a retrain. A team whose model cannot be extended (loaded without a source)
-        is retrained instead."""
+        """An incremental snapshot (see :meth:`submit`); waits for it."""
+        return self.submit(team, full=False).result()
+
+    def submit(self, team: str, *, full: bool = True) -> Future:
+        """Start a retrain (``full``) or an incremental refresh of ``team``, or join the one
+        queued behind the running job; a future of the new :class:`TeamState`.
+
+        An incremental refresh applies the events stored since the serving snapshot to a
+        copy of its matrix (vocabularies extended append-only) and of its algorithm (its own
+        ``update``); a team whose model cannot be extended (loaded without a source) is
+        retrained instead. A full request joining a queued refresh makes it a full one."""
+        self.get(team)
+        kind = FULL if full else REFRESH
+        with self._jobs_lock:
+            jobs = self._jobs[team]
+            if jobs.running is None:
+                future: Future = Future()
+                jobs.running = future
+                threading.Thread(target=self._run_jobs, args=(team, kind, future), name=f"retrain-{team}",
+                                 daemon=True).start()
+                return future
+            if jobs.queued is None:
+                jobs.queued, jobs.queued_kind = Future(), kind
+            elif kind == FULL:
+                jobs.queued_kind = FULL
+            return jobs.queued
+
+    def _run_jobs(self, team: str, kind: str, future: Future) -> None:
+        """Run ``team``'s job, then the follow-up queued meanwhile, until none is queued."""
+        while True:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._job(team, kind))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            with self._jobs_lock:
+                jobs = self._jobs[team]
+                if jobs.queued is None:
+                    jobs.running = None
+                    return
+                future, kind = jobs.queued, jobs.queued_kind
+                jobs.running, jobs.queued = future, None
+
+    def _job(self, team: str, kind: str) -> TeamState:
+        self.retraining.add(team)
+        self.fits[team] += 1
+        try:
+            if kind == REFRESH and self.get(team).fresh.config is not None:
+                return self._refresh(team)
+            try:
+                state = self._retrain(team)
+            except Exception as exc:
+                # teamrec's own errors say what is wrong with the data or settings (without the
+                # server's paths); anything else is a bug, whose details stay in the server log.
+                message = (redact_paths(str(exc)) if isinstance(exc, TeamrecError)
+                           else f"internal error ({type(exc).__name__}); see the server log")
+                self.failures[team] = {"at": time.time(), "message": message}
+                log.error("retrain of team %s failed: %s", team, exc)
+                raise
+            self.failures.pop(team, None)
+            return state
+        finally:
+            self.retraining.discard(team)
+
+    # -- the worker -----------------------------------------------------------------------------
+    def _worker(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                # One worker: a fit never takes more than one of the machine's cores from
+                # serving; a fresh process per fit gives its memory back when it ends.
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), max_tasks_per_child=1)
+            return self._pool
+
+    def _new_folder(self, team: str) -> Path:
+        with self._pool_lock:
+            if self._workdir is None:
+                self._workdir = Path(tempfile.mkdtemp(prefix="teamrec-models-"))
+        return self._workdir / f"{team}-{time.monotonic_ns()}"
+
+    def _in_worker(self, job, *args: Any) -> dict[str, Any]:
+        result = self._worker().submit(job, *args).result()
+        training.raise_worker_error(result)
+        return result
+
+    def _retrain(self, team: str) -> TeamState:
+        config = self.settings.teams[team]
+        if config.source is None and config.format != "demo":
+            from teamrec.errors import ConfigError
+
+            raise ConfigError(f"team {team!r} has no source to train from (only a saved model)")
+        stored, sequence = self.store.since(team, 0)
+        # A team with a model_dir gets its retrains saved there (whole or not at all).
+        folder = Path(config.model_dir) if config.model_dir is not None else self._new_folder(team)
+        result = self._in_worker(training.train_to_folder, team, config, stored, sequence, str(folder))
+        fitted = result["ok"]
+        model = training.load_folder(folder)
+        info = fitted["info"]
+        return self._swap(team, model, seconds=fitted["seconds"], store_events=int(info["store_events"]),
+                          info=info, sequence=int(fitted["sequence"]), folder=str(folder), pid=result["pid"])
+
+    def _refresh(self, team: str) -> TeamState:
         current = self.get(team)
         config = current.fresh.config
-        if config is None:
-            return self.retrain(team)
-        with self._locks[team]:
-            self.retraining.add(team)
-            try:
-                start = time.perf_counter()
-                current = self.get(team)
-                events, sequence = self.store.since(team, current.sequence)
-                data, changed = extend_matrix(current.model.data, events, config)
-                algorithm = copy.deepcopy(current.model.algorithm)
-                algorithm.update(data.matrix)
-                algorithm.warm()
-                model = TeamModel(algorithm, data)
-                index = ServingIndex(model)
-                index.warm_up()
-                fresh = FreshEvents(team, sequence, config)
-                fresh.catch_up(self.store)
-                self._versions[team] += 1
-                info = {**current.info, "refreshed_people": int(len(changed))}
-                state = TeamState(
-                    name=team, model=model, index=index, version=self._versions[team], trained_at=time.time(),
-                    train_seconds=time.perf_counter() - start, store_events=current.store_events + len(events),
-                    info=info, sequence=sequence, fresh=fresh,
-                )
-                self._states[team] = state  # the swap
-            finally:
-                self.retraining.discard(team)
-        log.info("team %s: model version %d (incremental, %d people changed)", team, state.version, len(changed))
+        assert config is not None
+        base = current.folder
+        if base is None:  # built in this process at start: written once, for the worker to read
+            base = str(self._new_folder(team))
+            current.model.save(base)
+        events, sequence = self.store.since(team, current.sequence)
+        folder = self._new_folder(team)
+        result = self._in_worker(training.refresh_to_folder, base, events, config, str(folder))
+        model = training.load_folder(folder)
+        info = {**current.info, "refreshed_people": result["ok"]["changed"]}
+        state = self._swap(team, model, seconds=result["ok"]["seconds"],
+                           store_events=current.store_events + len(events), info=info, sequence=sequence,
+                           folder=str(folder), pid=result["pid"])
+        log.info("team %s: model version %d (incremental, %d people changed)", team, state.version,
+                 result["ok"]["changed"])
         return state
 
-    def _build(self, team: str, *, prefer_saved: bool) -> TeamState:
+    def _swap(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
+              sequence: int, folder: str | None, pid: int | None) -> TeamState:
+        """Build the serving index of ``model`` and make it the team's state (one assignment);
+        the folder of the state it replaces is removed when it was a working copy."""
         config = self.settings.teams[team]
-        with self._locks[team]:
-            self.retraining.add(team)
-            try:
-                if prefer_saved and training.has_saved_model(config):
-                    built = training.load(team, config)
-                else:
-                    built = training.train(team, config, self.store)
-                    if config.model_dir is not None:
-                        built.model.save(config.model_dir)  # whole or not at all
-                index = ServingIndex(built.model)
-                index.warm_up()
-                # A saved model's data ends where it was saved, which it does not record: what the
-                # store holds now counts as seen (the next retrain learns from all of it).
-                sequence = built.sequence if built.info.get("format") != "saved model" else self._high_water(team)
-                fresh = FreshEvents(team, sequence, _matrix_config(config, built.info))
-                fresh.catch_up(self.store)
-                self._versions[team] += 1
-                state = TeamState(
-                    name=team,
-                    model=built.model,
-                    index=index,
-                    version=self._versions[team],
-                    trained_at=time.time(),
-                    train_seconds=built.seconds,
-                    store_events=int(built.info.get("store_events") or 0),
-                    info=built.info,
-                    sequence=sequence,
-                    fresh=fresh,
-                )
-                self._states[team] = state  # the swap: one reference assignment
-            finally:
-                self.retraining.discard(team)
+        index = ServingIndex(model)
+        index.warm_up()
+        fresh = FreshEvents(team, sequence, _matrix_config(config, info))
+        fresh.catch_up(self.store)
+        self._versions[team] += 1
+        state = TeamState(
+            name=team, model=model, index=index, version=self._versions[team], trained_at=time.time(),
+            train_seconds=seconds, store_events=store_events, info=info, sequence=sequence, fresh=fresh,
+            folder=folder, worker_pid=pid,
+        )
+        old = self._states.get(team)
+        self._states[team] = state  # the swap: one reference assignment
+        if old is not None and old.folder and old.folder != folder and self._is_working_copy(old.folder):
+            shutil.rmtree(old.folder, ignore_errors=True)
         log.info("team %s: model version %d in service", team, state.version)
         return state
+
+    def _is_working_copy(self, folder: str) -> bool:
+        return self._workdir is not None and Path(folder).parent == self._workdir
+
+    def _start_team(self, team: str) -> TeamState:
+        config = self.settings.teams[team]
+        if training.has_saved_model(config):
+            built = training.load(team, config)
+            folder: str | None = config.model_dir
+            # The saved model records the store's sequence it learnt up to: what was stored
+            # after it is fresh; a store that has less than that (another database) is read whole.
+            sequence = built.sequence if built.sequence <= self._high_water(team) else 0
+            store_events = int(built.info.get("store_events") or 0)
+        else:
+            built = training.train(team, config, self.store)
+            folder = None
+            if config.model_dir is not None:
+                built.model.save(config.model_dir)  # whole or not at all
+                folder = config.model_dir
+            sequence = built.sequence
+            store_events = int(built.info.get("store_events") or 0)
+        return self._swap(team, built.model, seconds=built.seconds, store_events=store_events, info=built.info,
+                          sequence=sequence, folder=folder, pid=None)
 
 
 def _matrix_config(config, info: dict[str, Any]):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
@@ -57,21 +57,24 @@ def _failure(failure: dict | None) -> dict | None:
 
 
 @router.post("/retrain", response_model=ModelOut, responses={202: {"model": ModelOut}})
-def retrain(access: AdminTeam, request: Request, wait: bool = True):
-    """Refit the team's model on its source plus every stored event, then swap it in
-    atomically: requests during the retrain are answered by the old model, none fails.
-    With ``wait=false`` the retrain runs in the background (202)."""
+async def retrain(access: AdminTeam, request: Request, wait: bool = True):
+    """Refit the team's model on its source plus every stored event (in a worker process),
+    then swap it in atomically: requests during the retrain are answered by the old model,
+    none fails or waits. Requests that arrive while a retrain runs share the one queued
+    behind it. With ``wait=false`` the retrain runs in the background (202)."""
     service = request.app.state.service
-    if wait:
-        return model_info(service, service.registry.retrain(access.team))
-
-    def run() -> None:
-        try:
-            service.registry.retrain(access.team)
-        except Exception:
-            log.exception("background retrain of team %s failed", access.team)
-
-    threading.Thread(target=run, name=f"retrain-{access.team}", daemon=True).start()
+    future = service.registry.submit(access.team, full=True)
+    if wait:  # awaited, not a thread held: any number of waiting callers cost no thread
+        return model_info(service, await asyncio.wrap_future(future))
+    future.add_done_callback(_log_failure(access.team))
     info = model_info(service, access.state)
     info["retraining"] = True
     return JSONResponse(ModelOut.model_validate(info).model_dump(mode="json"), status_code=202)
+
+
+def _log_failure(team: str):
+    def done(future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("background retrain of team %s failed: %s", team, future.exception())
+
+    return done
