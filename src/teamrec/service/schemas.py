@@ -158,8 +158,8 @@ class ModelOut(_Out):
     people: int
     items: int
     item_kind: Literal["channel", "item"] = Field(description="what the items are: channels (people are in them) or any other item")
-    private_items: int
-    interactions: int
+    private_items: int | None = Field(description="how many items are private (None: not told without the team's key)")
+    interactions: int = Field(description="people x items pairs (without the team's key: on public items only)")
     format: str | None
     source: str | None
     events: EventCounts

@@ -9,16 +9,20 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from teamrec.service.api._deps import ERRORS, PREFIX, AdminTeam, ReadTeam
+from teamrec.service.api._deps import ERRORS, PREFIX, AdminTeam, ReadTeam, caller
+from teamrec.service.teams import Caller
 from teamrec.service.schemas import ModelOut
 
 router = APIRouter(prefix=f"{PREFIX}/model", tags=["model"], responses=ERRORS)
 log = logging.getLogger(__name__)
 
 
-def model_info(service, state) -> dict:
+def model_info(service, state, caller: Caller) -> dict:
+    """The model's description as ``caller`` may know it (an anonymous reader is not told
+    how many private items there are, nor counts that include them)."""
     model = state.model
     stored_now = service.store.count(state.name)
+    figures = service.team(state.name).model_figures(caller, state)
     return {
         "team": state.name,
         "algorithm": model.algorithm.name,
@@ -27,10 +31,10 @@ def model_info(service, state) -> dict:
         "trained_at": datetime.fromtimestamp(state.trained_at, tz=timezone.utc),
         "train_seconds": round(state.train_seconds, 4),
         "people": model.data.n_users,
-        "items": model.data.n_items,
+        "items": figures["items"],
         "item_kind": model.data.item_kind,
-        "private_items": int(state.index.private.sum()),
-        "interactions": int(model.data.matrix.nnz),
+        "private_items": figures["private_items"],
+        "interactions": figures["interactions"],
         "format": state.info.get("format"),
         "source": state.info.get("source"),
         "events": {
@@ -47,7 +51,7 @@ def model_info(service, state) -> dict:
 @router.get("", response_model=ModelOut)
 def get_model(access: ReadTeam, request: Request):
     """The algorithm and its parameters, the model's version and age, and its data."""
-    return model_info(request.app.state.service, access.state)
+    return model_info(request.app.state.service, access.state, caller(access))
 
 
 def _failure(failure: dict | None) -> dict | None:
@@ -65,9 +69,9 @@ async def retrain(access: AdminTeam, request: Request, wait: bool = True):
     service = request.app.state.service
     future = service.registry.submit(access.team, full=True)
     if wait:  # awaited, not a thread held: any number of waiting callers cost no thread
-        return model_info(service, await asyncio.wrap_future(future))
+        return model_info(service, await asyncio.wrap_future(future), caller(access))
     future.add_done_callback(_log_failure(access.team))
-    info = model_info(service, access.state)
+    info = model_info(service, access.state, caller(access))
     info["retraining"] = True
     return JSONResponse(ModelOut.model_validate(info).model_dump(mode="json"), status_code=202)
 

@@ -23,7 +23,7 @@ async def list_teams(request: Request, key: Annotated[KeySettings | None, Depend
         out.append({
             "name": name,
             "people": state.index.n_users,
-            "items": state.index.n_items,
+            "items": state.index.n_items if key is not None else state.index.n_public_items,
             "algorithm": state.model.algorithm.name,
             "model_version": state.version,
         })
