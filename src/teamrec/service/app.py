@@ -26,6 +26,7 @@ from teamrec import __version__
 from teamrec.errors import UnknownIdError
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
+from teamrec.service.guard import RequestGuard, route_table
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing
@@ -115,6 +116,8 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     )
     app.state.service = service
     _errors.install(app)
+    # Keys, URL and body sizes are checked before any body is read (teamrec.service.guard).
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes)
     for router in ROUTERS:
         for route in router.routes:
             # Team routes read their key inside their dependency; say so in the OpenAPI document.
@@ -137,5 +140,12 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(UI_DIR / "index.html", headers=PAGE_HEADERS)
+
+    # Every path's methods and key scope, for the guard (OPTIONS, 405, keys before bodies).
+    own = [route for route in app.router.routes if isinstance(route, APIRoute)]
+    app.state.route_table = route_table(
+        [route for router in ROUTERS for route in router.routes] + own
+        + [route for route in app.router.routes if getattr(route, "path", None) == app.openapi_url]
+    )
 
     return app

@@ -23,6 +23,8 @@ Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")
 MAX_BATCH = 10_000
 #: The most results one question may ask for.
 MAX_K = 200
+#: The most item ids one recommendations question may list (exclude or candidates).
+MAX_ITEM_LIST = 1000
 
 
 class _Out(BaseModel):
@@ -130,8 +132,8 @@ class RecommendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=MAX_K)
-    exclude: list[Id] = Field(default_factory=list, description="item ids never to return")
-    candidates: list[Id] | None = Field(None, description="only rank these item ids")
+    exclude: list[Id] = Field(default_factory=list, max_length=MAX_ITEM_LIST, description="item ids never to return")
+    candidates: list[Id] | None = Field(None, max_length=MAX_ITEM_LIST, description="only rank these item ids")
     explain: bool = False
 
 

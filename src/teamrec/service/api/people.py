@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from teamrec.service.api._deps import ERRORS, PREFIX, K, Limit, ReadTeam, Viewer, caller, team_service
-from teamrec.service.schemas import PeopleSearchOut, PersonRef, RecommendationsOut, RecommendIn, SimilarPeopleOut
+from teamrec.service.schemas import MAX_ITEM_LIST, PeopleSearchOut, PersonRef, RecommendationsOut, RecommendIn, SimilarPeopleOut
 from teamrec.service.teams import Answer
 
 router = APIRouter(prefix=f"{PREFIX}/people", tags=["people"], responses=ERRORS)
@@ -55,8 +55,10 @@ async def recommendations(
     request: Request,
     user: str,
     k: K = 10,
-    exclude: Annotated[list[str], Query(description="item ids never to return (repeatable)")] = [],  # noqa: B006
-    candidates: Annotated[list[str] | None, Query(description="only rank these item ids (repeatable)")] = None,
+    exclude: Annotated[list[str], Query(max_length=MAX_ITEM_LIST, description="item ids never to return (repeatable)")] = [],  # noqa: B006,E501
+    candidates: Annotated[
+        list[str] | None, Query(max_length=MAX_ITEM_LIST, description="only rank these item ids (repeatable)")
+    ] = None,
     explain: bool = False,
 ):
     """The ``k`` items ``user`` should look at, best first; with ``explain`` each has its
