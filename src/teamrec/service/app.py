@@ -26,7 +26,7 @@ from teamrec import __version__
 from teamrec.errors import UnknownIdError
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
-from teamrec.service.guard import RequestGuard, route_table
+from teamrec.service.guard import RequestGuard, route_reads_key, route_scope, route_table
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing
@@ -120,9 +120,17 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes)
     for router in ROUTERS:
         for route in router.routes:
-            # Team routes read their key inside their dependency; say so in the OpenAPI document.
-            if isinstance(route, APIRoute) and route.path.startswith("/api/v1/teams/{team}"):
-                route.openapi_extra = {**(route.openapi_extra or {}), "security": [{"APIKeyHeader": []}]}
+            # Team routes read their key inside their dependency; say so in the OpenAPI
+            # document: required for writing and admin, optional ({}) for reading unless
+            # read_keys is on.
+            # (A route that reads the key through the X-API-Key scheme already has it listed by
+            # FastAPI, and openapi_extra's lists are appended to it.)
+            needed, listed = route_scope(route), route_reads_key(route)
+            if isinstance(route, APIRoute) and (needed is not None or listed):
+                security: list[dict[str, list[str]]] = [] if listed else [{"APIKeyHeader": []}]
+                if (needed or "read") == "read" and not settings.read_keys:
+                    security.insert(0, {})
+                route.openapi_extra = {**(route.openapi_extra or {}), "security": security}
         app.include_router(router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
     app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

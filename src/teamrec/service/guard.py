@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teamrec.errors import AccessDeniedError
 from teamrec.service._errors import error_body
-from teamrec.service.security import check, resolve_key
+from teamrec.service.security import caller_key, check, resolve_key
 
 log = logging.getLogger("teamrec.service")
 
@@ -168,6 +168,23 @@ def _refuse_before_body(scope: Scope) -> tuple[int, str, str] | None:
             return 403, "forbidden", str(exc)
         return None
     return None
+
+
+def route_scope(route: Any) -> str | None:
+    """The key scope a team route declares (None: not a team route)."""
+    return _scope_of(route)
+
+
+def route_reads_key(route: Any) -> bool:
+    """Whether a route reads the caller's key without a team scope (the list of teams)."""
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant is not None else []
+    while stack:
+        dep = stack.pop()
+        if dep.call is caller_key:
+            return True
+        stack.extend(dep.dependencies)
+    return False
 
 
 def _scope_of(route: Any) -> str | None:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from teamrec.service.api._deps import ERRORS
 from teamrec.service.schemas import TeamsOut
 from teamrec.service.security import KeySettings, caller_key, check
 
-router = APIRouter(prefix="/api/v1", tags=["teams"])
+router = APIRouter(prefix="/api/v1", tags=["teams"],
+                   responses={code: ERRORS[code] for code in (401, 403, 414, 422)})
 
 
 @router.get("/teams", response_model=TeamsOut)
