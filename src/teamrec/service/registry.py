@@ -218,7 +218,8 @@ class ModelRegistry:
             if self._pool is None:
                 # One worker: a fit never takes more than one of the machine's cores from
                 # serving; a fresh process per fit gives its memory back when it ends.
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), max_tasks_per_child=1)
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), max_tasks_per_child=1,
+                                                 initializer=training.worker_init)
             return self._pool
 
     def _new_folder(self, team: str) -> Path:

@@ -94,6 +94,23 @@ def has_saved_model(team: TeamSettings) -> bool:
 # they are rebuilt by :func:`raise_worker_error` rather than pickled).
 
 
+#: How much lower the worker's CPU priority is than the server's (Unix ``nice``): on a busy
+#: machine, answering requests wins the CPU over finishing a fit sooner.
+WORKER_NICENESS = 10
+
+
+def worker_init() -> None:
+    """(In the worker, once.) Lower its priority and keep its numeric libraries to one
+    thread, so a fit takes at most one core from the server."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no nice() here (Windows), or not allowed
+        pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _worker_call(job, *args: Any) -> dict[str, Any]:
     try:
         return {"ok": job(*args), "pid": os.getpid()}
