@@ -69,7 +69,8 @@ def test_a_failed_retrain_keeps_the_old_model(tmp_path, globex_dir):
     import shutil
 
     source = shutil.copytree(globex_dir, tmp_path / "private-folder" / "export")
-    settings = make_settings(globex_dir, teams={"demo": {"format": "demo"}, "globex": {"source": str(source), "format": "teamrec"}})
+    teams = {"demo": {"format": "demo"}, "globex": {"source": str(source), "format": "teamrec"}}
+    settings = make_settings(globex_dir, teams=teams)
     with TestClient(create_app(settings, store=MemoryEventStore()), raise_server_exceptions=False) as client:
         G = "/api/v1/teams/globex"
         shutil.rmtree(source)

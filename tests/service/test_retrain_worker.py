@@ -108,5 +108,6 @@ def test_model_counts_survive_a_restart_with_a_saved_model(globex_dir, tmp_path)
         assert body["format"] == "saved model"
         assert body["events"]["store"] == 2 and body["events"]["since_training"] == 0, body["events"]
         more = [{"user": "U0105", "item": "C0110", "kind": "member"}]
-        assert second.post(f"{T}/events", json={"events": more}, headers=AUTH["demo-write"]).json()["since_training"] == 1
+        ingested = second.post(f"{T}/events", json={"events": more}, headers=AUTH["demo-write"]).json()
+        assert ingested["since_training"] == 1
         assert second.get(f"{T}/model").json()["events"]["since_training"] == 1

@@ -27,7 +27,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from teamrec.service._redact import redact_paths
 from teamrec.errors import (
     AccessDeniedError,
     ConfigError,
@@ -37,6 +36,7 @@ from teamrec.errors import (
     UnknownIdError,
     UnsupportedError,
 )
+from teamrec.service._redact import redact_paths
 
 log = logging.getLogger("teamrec.service")
 

@@ -52,7 +52,8 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b"")) > self.max_url_bytes:
+        url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+        if url_bytes > self.max_url_bytes:
             await _send_error(send, 414, "uri_too_long", f"the URL is longer than {self.max_url_bytes} bytes")
             return
         method = scope["method"]
@@ -68,8 +69,8 @@ class RequestGuard:
                 return
             length = _content_length(scope)
             if length is not None and length > self.max_body_bytes:
-                await _send_error(send, 413, "too_large", f"the request body is larger than {self.max_body_bytes} bytes",
-                                  close=True)
+                await _send_error(send, 413, "too_large",
+                                  f"the request body is larger than {self.max_body_bytes} bytes", close=True)
                 return
         started = False
 

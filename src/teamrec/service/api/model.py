@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from teamrec.service.api._deps import ERRORS, PREFIX, AdminTeam, ReadTeam, caller
-from teamrec.service.teams import Caller
 from teamrec.service.schemas import ModelOut
+from teamrec.service.teams import Caller
 
 router = APIRouter(prefix=f"{PREFIX}/model", tags=["model"], responses=ERRORS)
 log = logging.getLogger(__name__)

@@ -12,7 +12,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from teamrec.service.api._deps import ERRORS, PREFIX, K, Limit, ReadTeam, Viewer, caller, team_service
-from teamrec.service.schemas import MAX_ITEM_LIST, PeopleSearchOut, PersonRef, RecommendationsOut, RecommendIn, SimilarPeopleOut
+from teamrec.service.schemas import (
+    MAX_ITEM_LIST,
+    PeopleSearchOut,
+    PersonRef,
+    RecommendationsOut,
+    RecommendIn,
+    SimilarPeopleOut,
+)
 from teamrec.service.teams import Answer
 
 router = APIRouter(prefix=f"{PREFIX}/people", tags=["people"], responses=ERRORS)
