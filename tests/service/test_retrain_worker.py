@@ -111,3 +111,18 @@ def test_model_counts_survive_a_restart_with_a_saved_model(globex_dir, tmp_path)
         ingested = second.post(f"{T}/events", json={"events": more}, headers=AUTH["demo-write"]).json()
         assert ingested["since_training"] == 1
         assert second.get(f"{T}/model").json()["events"]["since_training"] == 1
+
+
+def test_a_killed_servers_working_folders_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    from teamrec.service.registry import WORKDIR_PREFIX, remove_orphaned_workdirs
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{WORKDIR_PREFIX}{gone.stdout.strip()}-abc"
+    (dead / "demo-1").mkdir(parents=True)
+    alive = tmp_path / f"{WORKDIR_PREFIX}{os.getpid()}-def"
+    alive.mkdir()
+    assert remove_orphaned_workdirs(str(tmp_path)) == [dead]
+    assert not dead.exists() and alive.exists()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import shutil
 import tempfile
 import threading
@@ -75,6 +76,33 @@ class _Jobs:
     running: Future | None = None
     queued: Future | None = None
     queued_kind: str = REFRESH
+
+
+#: The service's working model folders are named for the process that owns them, so one
+#: left by a killed server (``kill -9`` runs no clean-up) is removed by the next one.
+WORKDIR_PREFIX = "teamrec-models-"
+
+
+def remove_orphaned_workdirs(root: str | None = None) -> list[Path]:
+    """Remove the working folders of service processes that no longer run; the ones removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its folder alone
+    return True
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -225,7 +253,8 @@ class ModelRegistry:
     def _new_folder(self, team: str) -> Path:
         with self._pool_lock:
             if self._workdir is None:
-                self._workdir = Path(tempfile.mkdtemp(prefix="teamrec-models-"))
+                remove_orphaned_workdirs()
+                self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
         return self._workdir / f"{team}-{time.monotonic_ns()}"
 
     def _in_worker(self, job, *args: Any) -> dict[str, Any]:
