@@ -52,8 +52,9 @@ def test_every_operation_conforms(api_schema, method, path, key):
     headers = AUTH[key] if key else None
 
     strategies = [operation.as_strategy(), operation.as_strategy(GenerationMode.NEGATIVE)]
-    if "{team}" in path:  # valid data about a team that exists, not only unknown teams (404)
-        strategies.append(operation.as_strategy(path_parameters={"team": "demo"}))
+    if "{team}" in path:  # valid data about a team, person and item that exist, not only 404s
+        known = {"team": "demo", "user": "U0103", "item": "C0106"}
+        strategies.append(operation.as_strategy(path_parameters={k: v for k, v in known.items() if f"{{{k}}}" in path}))
 
     @given(case=st.one_of(*strategies))
     @EXAMPLES
