@@ -69,7 +69,9 @@ async def retrain(access: AdminTeam, request: Request, wait: bool = True):
     service = request.app.state.service
     future = service.registry.submit(access.team, full=True)
     if wait:  # awaited, not a thread held: any number of waiting callers cost no thread
-        return model_info(service, await asyncio.wrap_future(future), caller(access))
+        # Shielded: a caller that goes away must not cancel the retrain the others share.
+        state = await asyncio.shield(asyncio.wrap_future(future))
+        return model_info(service, state, caller(access))
     future.add_done_callback(_log_failure(access.team))
     info = model_info(service, access.state, caller(access))
     info["retraining"] = True
