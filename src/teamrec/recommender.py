@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from teamrec._files import write_folder
+from teamrec.algorithms._topk import topk
 from teamrec.algorithms.base import Algorithm, Explanation
 from teamrec.algorithms.popularity import Popularity
 from teamrec.algorithms.registry import create
@@ -79,6 +80,10 @@ class TeamModel:
         self._idf = np.log((1.0 + data.n_users) / (1.0 + self._item_size))
         # Helpers for what the chosen algorithm does not offer, fitted once on first use.
         self._helpers: dict[str, Algorithm] = {}
+        #: What the model was built from, kept with a saved model (e.g. the service's count
+        #: and sequence number of the stored events it learnt from). Plain JSON values.
+        self.provenance: dict[str, Any] = {}
+        self._seen_cache: tuple[sp.csr_matrix, np.ndarray] | None = None
 
     @classmethod
     def fit(
@@ -254,16 +259,29 @@ class TeamModel:
             res.reason, res.details = self._overlap_reason(i, self._item(res.id))
         return results
 
-    def similar_users(self, user: str, k: int = 10, *, public_only: bool = False) -> list[Result]:
-        """People like ``user`` (a friend finder), each with what they have in common
-        (naming only what ``user`` may see; only public items with ``public_only``)."""
+    def similar_users(
+        self, user: str, k: int = 10, *, public_only: bool = False, visible: np.ndarray | None = None
+    ) -> list[Result]:
+        """People like ``user`` (a friend finder), each with what they have in common.
+
+        What the asker may see decides everything, scores included: ``visible`` (a boolean
+        mask of items) is what the asker may see, ``public_only`` the public items, and by
+        default ``user`` asks (they see their own private items). When the asker may not see
+        every item, people are compared by cosine over the items they may see only, so a
+        hidden membership can neither move a score nor the order (two people with the same
+        visible overlap score the same); otherwise the algorithm's own similarities serve.
+        """
         u = self._user(user)
-        visible = self._visible(None if public_only else u)
-        try:
-            users, scores = self.algorithm.similar_users(np.array([u]), k)
-        except UnsupportedError:
-            # The chosen algorithm has no user similarities: people-like-you by cosine.
-            users, scores = self._helper("user-knn").similar_users(np.array([u]), k)
+        if visible is None:
+            visible = self._visible(None if public_only else u)
+        if not visible.all():
+            users, scores = self._similar_users_seen(u, k, visible)
+        else:
+            try:
+                users, scores = self.algorithm.similar_users(np.array([u]), k)
+            except UnsupportedError:
+                # The chosen algorithm has no user similarities: people-like-you by cosine.
+                users, scores = self._helper("user-knn").similar_users(np.array([u]), k)
         valid = users[0] >= 0
         results = []
         for other, score in zip(users[0][valid], scores[0][valid], strict=True):
@@ -278,6 +296,28 @@ class TeamModel:
                 )
             )
         return results
+
+    def _similar_users_seen(self, u: int, k: int, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` people most like ``u`` by cosine over the ``visible`` items only
+        (``cos(a, b) = a.b / (|a| |b|)`` on those columns; no overlap is no similarity), ties by
+        the lower index. The public-only view is cached per model; a viewer's is computed."""
+        public = bool(np.array_equal(visible, ~self.data.private))
+        cached = self._seen_cache if public else None
+        if cached is None:
+            cols = sp.diags(visible.astype(np.float64))
+            X = (self.data.matrix @ cols).tocsr()
+            X.eliminate_zeros()
+            norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+            cached = (X, norms)
+            if public:
+                self._seen_cache = cached
+        X, norms = cached
+        dots = np.asarray((X @ X[u].T).todense()).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sims = np.where((norms > 0) & (norms[u] > 0), dots / (norms * norms[u]), 0.0)
+        sims[sims <= 0] = -np.inf
+        sims[u] = -np.inf
+        return topk(sims[None, :], k)
 
     def _helper(self, name: str) -> Algorithm:
         """A default ``name`` model on this team's matrix, fitted once."""
@@ -392,7 +432,8 @@ def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
         sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool))
         data.item_meta.to_parquet(folder / "items.parquet", index=False)
         data.user_meta.to_parquet(folder / "users.parquet", index=False)
-        meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind}
+        meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind,
+                "provenance": model.provenance}
         (folder / "team.json").write_text(json.dumps(meta, indent=2))
 
     return write_folder(path, write, marker="team.json", what="a saved teamrec model")
@@ -417,4 +458,6 @@ def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
         item_kind=meta.get("item_kind", "item"),
         excluded=sp.load_npz(folder / "excluded.npz").tocsr() if (folder / "excluded.npz").exists() else None,
     )
-    return TeamModel(algorithm, data)
+    model = TeamModel(algorithm, data)
+    model.provenance = dict(meta.get("provenance") or {})
+    return model

@@ -86,9 +86,11 @@ def test_search_people(read_client):
 
 
 def test_get_person(read_client):
-    person = read_client.get(f"{T}/people/{HANA}").json()
+    person = read_client.get(f"{T}/people/{HANA}", headers={"X-API-Key": "demo-read-key-0123456789"}).json()
     assert person == {"id": HANA, "name": "Hana Abbott", "handle": "hana.abbott",
                       "title": "Head of Frontend", "items": 12}
+    # Without the key her private channel is not counted (issue 11: no side channel).
+    assert read_client.get(f"{T}/people/{HANA}").json()["items"] == 11
     assert read_client.get(f"{T}/people/Hana Abbott").json()["id"] == HANA
     assert read_client.get(f"{T}/people/nobody-here").status_code == 404
 
@@ -145,9 +147,13 @@ def test_similar_people(read_client):
 
 
 def test_model_info(read_client):
-    body = read_client.get(f"{T}/model").json()
+    body = read_client.get(f"{T}/model", headers={"X-API-Key": "demo-read-key-0123456789"}).json()
     assert body["algorithm"] == "item-knn" and body["params"]["neighbors"] == 200
     assert body["people"] == 200 and body["items"] == 64 and body["private_items"] == 4
+    # Without the key: the public items only, and no word of how many are private (issue 11).
+    anonymous = read_client.get(f"{T}/model").json()
+    assert anonymous["items"] == 60 and anonymous["private_items"] is None
+    assert anonymous["interactions"] < body["interactions"]
     assert body["item_kind"] == "channel"
     assert body["format"] == "demo" and body["source"] == "demo workspace"
     assert body["events"] == {"source": 6626, "store": 0, "stored_now": 0, "since_training": 0}

@@ -36,6 +36,7 @@ from teamrec.errors import (
     UnknownIdError,
     UnsupportedError,
 )
+from teamrec.service._redact import redact_paths
 
 log = logging.getLogger("teamrec.service")
 
@@ -50,7 +51,8 @@ STATUS: tuple[tuple[type[TeamrecError], int, str], ...] = (
 )
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 414: "uri_too_long",
+              415: "unsupported_media_type",
               422: "validation_error", 429: "too_many_requests", 503: "not_ready"}
 
 
@@ -62,16 +64,22 @@ def error_body(code: str, message: str, detail: list | None = None) -> dict:
 
 
 def _teamrec_error(request: Request, exc: Exception) -> JSONResponse:
+    message = redact_paths(str(exc))  # a client learns a file's name, never the server's folders
     for kind, status, code in STATUS:
         if isinstance(exc, kind):
-            return JSONResponse(error_body(code, str(exc)), status_code=status)
-    return JSONResponse(error_body("bad_request", str(exc)), status_code=400)
+            return JSONResponse(error_body(code, message), status_code=status)
+    return JSONResponse(error_body("bad_request", message), status_code=400)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # every method of every route at this path, not only one route's
+        from teamrec.service.guard import allowed_methods
+
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.scope))}
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

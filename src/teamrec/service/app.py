@@ -29,6 +29,7 @@ from teamrec.experiments.settings import Experiment, check_unchanged, fingerprin
 from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.service import _errors
 from teamrec.service.api import ROUTERS
+from teamrec.service.guard import RequestGuard, route_reads_key, route_scope, route_table
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing
@@ -95,6 +96,7 @@ class Service:
     def close(self) -> None:
         self.refresher.stop()
         self.feedback_log.close()
+        self.registry.close()
         if self._owns_store:
             self.store.close()
 
@@ -134,11 +136,21 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     )
     app.state.service = service
     _errors.install(app)
+    # Keys, URL and body sizes are checked before any body is read (teamrec.service.guard).
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes)
     for router in ROUTERS:
         for route in router.routes:
-            # Team routes read their key inside their dependency; say so in the OpenAPI document.
-            if isinstance(route, APIRoute) and route.path.startswith("/api/v1/teams/{team}"):
-                route.openapi_extra = {**(route.openapi_extra or {}), "security": [{"APIKeyHeader": []}]}
+            # Team routes read their key inside their dependency; say so in the OpenAPI
+            # document: required for writing and admin, optional ({}) for reading unless
+            # read_keys is on.
+            # (A route that reads the key through the X-API-Key scheme already has it listed by
+            # FastAPI, and openapi_extra's lists are appended to it.)
+            needed, listed = route_scope(route), route_reads_key(route)
+            if isinstance(route, APIRoute) and (needed is not None or listed):
+                security: list[dict[str, list[str]]] = [] if listed else [{"APIKeyHeader": []}]
+                if (needed or "read") == "read" and not settings.read_keys:
+                    security.insert(0, {})
+                route.openapi_extra = {**(route.openapi_extra or {}), "security": security}
         app.include_router(router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
     app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
@@ -159,6 +171,13 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
 
     if settings.slack is not None:
         _mount_slack(app, service, settings.slack)
+    # Every path's methods and key scope, for the guard (OPTIONS, 405, keys before bodies).
+    own = [route for route in app.router.routes if isinstance(route, APIRoute)]
+    app.state.route_table = route_table(
+        [route for router in ROUTERS for route in router.routes] + own
+        + [route for route in app.router.routes if getattr(route, "path", None) == app.openapi_url]
+    )
+
     return app
 
 

@@ -1,40 +1,57 @@
 """The service's models: one immutable snapshot per team (and per experiment arm), swapped
 atomically on retrain.
 
-A team in a declared experiment (``[[experiments]]``, in its rollout, not ended) has one more
-snapshot per arm: the team's spec with the arm's algorithm and parameters, built by the same
-team builder, retrained and refreshed with the team's own.
+An experiment whose rollout takes a team (:mod:`teamrec.experiments`) adds one snapshot per
+arm: the team's spec with the arm's algorithm and parameters, built by the same team builder,
+retrained and refreshed with the team's own model, never saved over it.
 
 A request takes the team's :class:`TeamState` once, at its start, and uses only that object:
 the model, its serving index and its figures belong together and never change. A retrain
-builds a whole new state aside (read the data, fit, build the index, fit the lazy helpers)
-and then replaces the team's entry in one assignment, so a request sees either the old model
-or the new one, never a half-built one, and none waits for the retrain. Retrains of one team
-run one at a time; a retrain that fails leaves the serving model as it was.
+builds a whole new state aside and then replaces the team's entry in one assignment, so a
+request sees either the old model or the new one, never a half-built one, and none waits.
+
+No stalls: the fit itself (read the data, build the matrix, fit; or the incremental update)
+runs in a **worker process** (:mod:`teamrec.service.training`), which writes the new model as
+a TeamModel folder (arrays + JSON); the server only loads that folder and builds the serving
+index, so reads keep being answered at full speed while a model trains.
+
+Concurrent requests are merged: per team one job runs at a time, and every request that
+arrives while it runs joins the one follow-up queued behind it (which starts after the running
+one, so it sees every event stored before the request). 45 concurrent retrain requests run
+two fits, not 45. A retrain that fails leaves the serving model as it was and is kept in
+:attr:`ModelRegistry.failures`, its message without the server's file paths.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
 import threading
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from teamrec.data.matrix import extend_matrix
-from teamrec.errors import TeamrecError, UnknownIdError
+from teamrec.errors import ConfigError, TeamrecError, UnknownIdError
 from teamrec.experiments.assignment import rollout_draw
 from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
 from teamrec.service import training
+from teamrec.service._redact import redact_paths
 from teamrec.service.online import FreshEvents
 from teamrec.service.serving import ServingIndex
-from teamrec.service.settings import Settings
+from teamrec.service.settings import Settings, TeamSettings
 from teamrec.store.base import EventStore
 
 log = logging.getLogger(__name__)
+
+FULL = "full"
+REFRESH = "refresh"
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,14 +66,65 @@ class TeamState:
     train_seconds: float
     store_events: int
     info: dict[str, Any] = field(default_factory=dict)
-    #: The event store's sequence this snapshot was built up to (0 for a loaded model: it
-    #: then folds in every stored event) and the events stored after it, per person.
+    #: The event store's sequence this snapshot was built up to and the events stored after
+    #: it, per person.
     sequence: int = 0
     fresh: FreshEvents = field(default_factory=lambda: FreshEvents("", 0, None))
+    #: The model folder this state was loaded from (the base of the next incremental
+    #: refresh; None: built in this process and not written yet), and the worker process
+    #: that fitted it (None: fitted or loaded in the server itself).
+    folder: str | None = None
+    worker_pid: int | None = None
+
+
+@dataclass
+class _Jobs:
+    """One team's running job and the one follow-up queued behind it."""
+
+    running: Future | None = None
+    queued: Future | None = None
+    queued_kind: str = REFRESH
+
+
+#: The service's working model folders are named for the process that owns them, so one
+#: left by a killed server (``kill -9`` runs no clean-up) is removed by the next one.
+WORKDIR_PREFIX = "teamrec-models-"
+
+
+def remove_orphaned_workdirs(root: str | None = None) -> list[Path]:
+    """Remove the working folders of service processes that no longer run; the ones removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its folder alone
+    return True
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one (each fit a cheap fork of a server that has teamrec
+    imported), else spawn; never plain fork, which would copy the server's threads' locks."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["teamrec.service.training"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 class ModelRegistry:
-    """Every configured team's current :class:`TeamState`."""
+    """Every configured team's current :class:`TeamState`, and the worker that refits them."""
 
     def __init__(self, settings: Settings, store: EventStore) -> None:
         self.settings = settings
@@ -64,7 +132,6 @@ class ModelRegistry:
         #: (team, arm key) -> state; the arm key is None for the team's own model, else
         #: ``"experiment/arm"`` (:func:`arm_key`).
         self._states: dict[tuple[str, str | None], TeamState] = {}
-        self._locks = {name: threading.Lock() for name in settings.teams}
         self._versions: dict[tuple[str, str | None], int] = {}
         #: Per team, the experiment arms it serves besides its own model.
         self.arms: dict[str, dict[str, tuple[Experiment, Arm]]] = {
@@ -74,13 +141,31 @@ class ModelRegistry:
         #: The last failed retrain per team (``at``, ``message``), until one succeeds: a
         #: retrain in the background has nobody to answer, so /model reports it.
         self.failures: dict[str, dict[str, Any]] = {}
+        #: Fits started per team (full and incremental): merged requests share one.
+        self.fits: dict[str, int] = dict.fromkeys(settings.teams, 0)
+        self._jobs = {name: _Jobs() for name in settings.teams}
+        self._jobs_lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._workdir: Path | None = None
 
     def start(self) -> None:
-        """Load or train every team (a saved model when there is one, else its source)."""
+        """Load or train every team before the server listens (a saved model when there is
+        one, else its source), in this process: nothing is being served yet."""
         for name in self.settings.teams:
-            self._build(name, prefer_saved=True)
+            self._start_team(name)
             for key in self.arms[name]:
-                self._build(name, prefer_saved=False, arm=key)
+                self._start_arm(name, key)
+
+    def close(self) -> None:
+        """Stop the worker process and remove the models' working folders."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
 
     @property
     def ready(self) -> bool:
@@ -106,123 +191,205 @@ class ModelRegistry:
     def _high_water(self, team: str) -> int:
         return self.store.since(team, 0)[1]
 
+    # -- merged jobs ----------------------------------------------------------------------------
     def retrain(self, team: str) -> TeamState:
-        """Refit ``team`` on its source plus its stored events and swap the result in; a
-        failure leaves the serving model as it was and is kept in :attr:`failures`."""
-        self.get(team)
-        try:
-            state = self._build(team, prefer_saved=False)
-            for key in self.arms[team]:
-                self._build(team, prefer_saved=False, arm=key)
-        except Exception as exc:
-            # teamrec's own errors say what is wrong with the data or settings; anything
-            # else is a bug, whose details stay in the server log.
-            message = (
-                str(exc)
-                if isinstance(exc, TeamrecError)
-                else f"internal error ({type(exc).__name__}); see the server log"
-            )
-            self.failures[team] = {"at": time.time(), "message": message}
-            raise
-        self.failures.pop(team, None)
-        return state
+        """Refit ``team`` on its source plus its stored events (in the worker process) and
+        swap the result in; waits for it. A failure leaves the serving model as it was and is
+        kept in :attr:`failures`."""
+        return self.submit(team, full=True).result()
 
     def refresh(self, team: str) -> TeamState:
-        """An incremental snapshot: the events stored since the serving one, applied to a copy
-        of its matrix (:func:`~teamrec.data.matrix.extend_matrix`: vocabularies extended
-        append-only, only the changed people's rows rebuilt) and to a copy of its algorithm
-        (``update`` with the grown matrix: each algorithm's incremental update), then swapped
-        in like a retrain. A team whose model cannot be extended (loaded without a source)
-        is retrained instead."""
-        current = self.get(team)
-        if current.fresh.config is None:
-            return self.retrain(team)
-        state = self._refresh(team, None)
-        for key in self.arms[team]:
-            self._refresh(team, key)
-        return state
+        """An incremental snapshot (see :meth:`submit`); waits for it."""
+        return self.submit(team, full=False).result()
 
-    def _refresh(self, team: str, arm: str | None) -> TeamState:
+    def submit(self, team: str, *, full: bool = True) -> Future:
+        """Start a retrain (``full``) or an incremental refresh of ``team``, or join the one
+        queued behind the running job; a future of the new :class:`TeamState`.
+
+        An incremental refresh applies the events stored since the serving snapshot to a
+        copy of its matrix (vocabularies extended append-only) and of its algorithm (its own
+        ``update``); a team whose model cannot be extended (loaded without a source) is
+        retrained instead. A full request joining a queued refresh makes it a full one."""
+        self.get(team)
+        kind = FULL if full else REFRESH
+        with self._jobs_lock:
+            jobs = self._jobs[team]
+            if jobs.running is None:
+                future: Future = Future()
+                jobs.running = future
+                threading.Thread(target=self._run_jobs, args=(team, kind, future), name=f"retrain-{team}",
+                                 daemon=True).start()
+                return future
+            if jobs.queued is None:
+                jobs.queued, jobs.queued_kind = Future(), kind
+            elif kind == FULL:
+                jobs.queued_kind = FULL
+            return jobs.queued
+
+    def _run_jobs(self, team: str, kind: str, future: Future) -> None:
+        """Run ``team``'s job, then the follow-up queued meanwhile, until none is queued."""
+        while True:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._job(team, kind))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            with self._jobs_lock:
+                jobs = self._jobs[team]
+                if jobs.queued is None:
+                    jobs.running = None
+                    return
+                future, kind = jobs.queued, jobs.queued_kind
+                jobs.running, jobs.queued = future, None
+
+    def _job(self, team: str, kind: str) -> TeamState:
+        self.retraining.add(team)
+        self.fits[team] += 1
+        try:
+            if kind == REFRESH and self.get(team).fresh.config is not None:
+                state = self._refresh(team)
+                for key in self.arms[team]:
+                    self._refresh(team, key)
+                return state
+            try:
+                state = self._retrain(team)
+                for key in self.arms[team]:
+                    self._retrain(team, key)
+            except Exception as exc:
+                # teamrec's own errors say what is wrong with the data or settings (without the
+                # server's paths); anything else is a bug, whose details stay in the server log.
+                message = (redact_paths(str(exc)) if isinstance(exc, TeamrecError)
+                           else f"internal error ({type(exc).__name__}); see the server log")
+                self.failures[team] = {"at": time.time(), "message": message}
+                log.error("retrain of team %s failed: %s", team, exc)
+                raise
+            self.failures.pop(team, None)
+            return state
+        finally:
+            self.retraining.discard(team)
+
+    # -- the worker -----------------------------------------------------------------------------
+    def _worker(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                # One worker: a fit never takes more than one of the machine's cores from
+                # serving; a fresh process per fit gives its memory back when it ends.
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), max_tasks_per_child=1,
+                                                 initializer=training.worker_init)
+            return self._pool
+
+    def _new_folder(self, team: str, arm: str | None = None) -> Path:
+        with self._pool_lock:
+            if self._workdir is None:
+                remove_orphaned_workdirs()
+                self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+        label = team if arm is None else f"{team}~{arm.replace('/', '~')}"
+        return self._workdir / f"{label}-{time.monotonic_ns()}"
+
+    def _config(self, team: str, arm: str | None = None) -> TeamSettings:
+        """The settings a snapshot is built from: the team's, or for an experiment arm the
+        team's spec with the arm's algorithm and parameters (never saved over the team's model)."""
+        config = self.settings.teams[team]
+        if arm is None:
+            return config
+        _, spec_arm = self.arms[team][arm]
+        if config.source is None and config.format != "demo":
+            raise ConfigError(f"team {team!r}: experiment arm {arm!r} needs the team's source to train from")
+        return config.model_copy(update={"algorithm": spec_arm.algorithm, "params": dict(spec_arm.params),
+                                         "model_dir": None})
+
+    def _in_worker(self, job, *args: Any) -> dict[str, Any]:
+        result = self._worker().submit(job, *args).result()
+        training.raise_worker_error(result)
+        return result
+
+    def _retrain(self, team: str, arm: str | None = None) -> TeamState:
+        config = self._config(team, arm)
+        if config.source is None and config.format != "demo":
+            raise ConfigError(f"team {team!r} has no source to train from (only a saved model)")
+        stored, sequence = self.store.since(team, 0)
+        # A team with a model_dir gets its retrains saved there (whole or not at all).
+        folder = Path(config.model_dir) if config.model_dir is not None else self._new_folder(team, arm)
+        result = self._in_worker(training.train_to_folder, team, config, stored, sequence, str(folder))
+        fitted = result["ok"]
+        model = training.load_folder(folder)
+        info = fitted["info"]
+        return self._swap(team, model, seconds=fitted["seconds"], store_events=int(info["store_events"]),
+                          info=info, sequence=int(fitted["sequence"]), folder=str(folder), pid=result["pid"],
+                          arm=arm)
+
+    def _refresh(self, team: str, arm: str | None = None) -> TeamState:
         current = self.get(team, arm)
         config = current.fresh.config
         if config is None:  # loaded without a source: nothing to extend
-            return self._build(team, prefer_saved=False, arm=arm)
-        with self._locks[team]:
-            self.retraining.add(team)
-            try:
-                start = time.perf_counter()
-                current = self.get(team, arm)
-                events, sequence = self.store.since(team, current.sequence)
-                data, changed = extend_matrix(current.model.data, events, config)
-                algorithm = copy.deepcopy(current.model.algorithm)
-                algorithm.update(data.matrix)
-                algorithm.warm()
-                model = TeamModel(algorithm, data)
-                index = ServingIndex(model)
-                index.warm_up()
-                fresh = FreshEvents(team, sequence, config)
-                fresh.catch_up(self.store)
-                version = self._next_version(team, arm)
-                info = {**current.info, "refreshed_people": int(len(changed))}
-                state = TeamState(
-                    name=team, model=model, index=index, version=version, trained_at=time.time(),
-                    train_seconds=time.perf_counter() - start, store_events=current.store_events + len(events),
-                    info=info, sequence=sequence, fresh=fresh,
-                )
-                self._states[(team, arm)] = state  # the swap
-            finally:
-                self.retraining.discard(team)
+            return self._retrain(team, arm)
+        base = current.folder
+        if base is None:  # built in this process at start: written once, for the worker to read
+            base = str(self._new_folder(team, arm))
+            current.model.save(base)
+        events, sequence = self.store.since(team, current.sequence)
+        folder = self._new_folder(team, arm)
+        result = self._in_worker(training.refresh_to_folder, base, events, config, str(folder))
+        model = training.load_folder(folder)
+        info = {**current.info, "refreshed_people": result["ok"]["changed"]}
+        state = self._swap(team, model, seconds=result["ok"]["seconds"],
+                           store_events=current.store_events + len(events), info=info, sequence=sequence,
+                           folder=str(folder), pid=result["pid"], arm=arm)
         log.info("team %s%s: model version %d (incremental, %d people changed)", team, _arm_label(arm),
-                 state.version, len(changed))
+                 state.version, result["ok"]["changed"])
         return state
 
-    def _next_version(self, team: str, arm: str | None) -> int:
-        self._versions[(team, arm)] = self._versions.get((team, arm), 0) + 1
-        return self._versions[(team, arm)]
-
-    def _build(self, team: str, *, prefer_saved: bool, arm: str | None = None) -> TeamState:
+    def _swap(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
+              sequence: int, folder: str | None, pid: int | None, arm: str | None = None) -> TeamState:
+        """Build the serving index of ``model`` and make it the team's state (one assignment);
+        the folder of the state it replaces is removed when it was a working copy."""
         config = self.settings.teams[team]
-        if arm is not None:
-            _, spec_arm = self.arms[team][arm]
-            if config.source is None and config.format != "demo":
-                raise TeamrecError(f"team {team!r}: experiment arm {arm!r} needs the team's source to train from")
-            # The arm's algorithm over the team's spec; never saved over the team's own model.
-            config = config.model_copy(update={"algorithm": spec_arm.algorithm, "params": dict(spec_arm.params),
-                                               "model_dir": None})
-        with self._locks[team]:
-            self.retraining.add(team)
-            try:
-                if prefer_saved and training.has_saved_model(config):
-                    built = training.load(team, config)
-                else:
-                    built = training.train(team, config, self.store)
-                    if config.model_dir is not None:
-                        built.model.save(config.model_dir)  # whole or not at all
-                index = ServingIndex(built.model)
-                index.warm_up()
-                # A saved model's data ends where it was saved, which it does not record: what the
-                # store holds now counts as seen (the next retrain learns from all of it).
-                sequence = built.sequence if built.info.get("format") != "saved model" else self._high_water(team)
-                fresh = FreshEvents(team, sequence, _matrix_config(config, built.info))
-                fresh.catch_up(self.store)
-                state = TeamState(
-                    name=team,
-                    model=built.model,
-                    index=index,
-                    version=self._next_version(team, arm),
-                    trained_at=time.time(),
-                    train_seconds=built.seconds,
-                    store_events=int(built.info.get("store_events") or 0),
-                    info=built.info,
-                    sequence=sequence,
-                    fresh=fresh,
-                )
-                self._states[(team, arm)] = state  # the swap: one reference assignment
-            finally:
-                self.retraining.discard(team)
+        index = ServingIndex(model)
+        index.warm_up()
+        fresh = FreshEvents(team, sequence, _matrix_config(config, info))
+        fresh.catch_up(self.store)
+        version = self._versions[(team, arm)] = self._versions.get((team, arm), 0) + 1
+        state = TeamState(
+            name=team, model=model, index=index, version=version, trained_at=time.time(),
+            train_seconds=seconds, store_events=store_events, info=info, sequence=sequence, fresh=fresh,
+            folder=folder, worker_pid=pid,
+        )
+        old = self._states.get((team, arm))
+        self._states[(team, arm)] = state  # the swap: one reference assignment
+        if old is not None and old.folder and old.folder != folder and self._is_working_copy(old.folder):
+            shutil.rmtree(old.folder, ignore_errors=True)
         log.info("team %s%s: model version %d in service", team, _arm_label(arm), state.version)
         return state
 
+    def _is_working_copy(self, folder: str) -> bool:
+        return self._workdir is not None and Path(folder).parent == self._workdir
+
+    def _start_team(self, team: str) -> TeamState:
+        config = self.settings.teams[team]
+        if training.has_saved_model(config):
+            built = training.load(team, config)
+            folder: str | None = config.model_dir
+            # The saved model records the store's sequence it learnt up to: what was stored
+            # after it is fresh; a store that has less than that (another database) is read whole.
+            sequence = built.sequence if built.sequence <= self._high_water(team) else 0
+            store_events = int(built.info.get("store_events") or 0)
+        else:
+            built = training.train(team, config, self.store)
+            folder = None
+            if config.model_dir is not None:
+                built.model.save(config.model_dir)  # whole or not at all
+                folder = config.model_dir
+            sequence = built.sequence
+            store_events = int(built.info.get("store_events") or 0)
+        return self._swap(team, built.model, seconds=built.seconds, store_events=store_events, info=built.info,
+                          sequence=sequence, folder=folder, pid=None)
+
+
+    def _start_arm(self, team: str, arm: str) -> TeamState:
+        """An experiment arm's first snapshot, fitted in this process at start-up."""
+        built = training.train(team, self._config(team, arm), self.store)
+        return self._swap(team, built.model, seconds=built.seconds, info=built.info, sequence=built.sequence,
+                          store_events=int(built.info.get("store_events") or 0), folder=None, pid=None, arm=arm)
 
 def arm_key(experiment: Experiment, arm: Arm) -> str:
     """How the registry names an experiment arm's snapshot: ``"experiment/arm"``."""

@@ -10,19 +10,27 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 # The event rules are the data layer's (every writer obeys them, HTTP or not); the schema only
 # states the same limits to HTTP clients (OpenAPI) so a bad field is a 422 naming it.
 from teamrec.data.events import MAX_EVENT_VALUE, MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_TIMESTAMP
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]  # not only spaces
+#: An ISO 8601 time as the schema publishes it: the years 1970 to 2099 (the event rules' bounds,
+#: checked exactly on the epoch seconds by EventIn).
+IsoTime = Annotated[
+    datetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^(19[7-9][0-9]|20[0-9][0-9])-"}),
+]
 
 
 #: The most events one POST may carry.
 MAX_BATCH = 10_000
 #: The most results one question may ask for.
 MAX_K = 200
+#: The most item ids one recommendations question may list (exclude or candidates).
+MAX_ITEM_LIST = 1000
 
 
 class _Out(BaseModel):
@@ -133,8 +141,8 @@ class RecommendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=MAX_K)
-    exclude: list[Id] = Field(default_factory=list, description="item ids never to return")
-    candidates: list[Id] | None = Field(None, description="only rank these item ids")
+    exclude: list[Id] = Field(default_factory=list, max_length=MAX_ITEM_LIST, description="item ids never to return")
+    candidates: list[Id] | None = Field(None, max_length=MAX_ITEM_LIST, description="only rank these item ids")
     explain: bool = False
 
 
@@ -160,11 +168,9 @@ class ModelOut(_Out):
     train_seconds: float
     people: int
     items: int
-    item_kind: Literal["channel", "item"] = Field(
-        description="what the items are: channels (people are in them) or any other item"
-    )
-    private_items: int
-    interactions: int
+    item_kind: Literal["channel", "item"] = Field(description="what the items are: channels (people are in them) or any other item")
+    private_items: int | None = Field(description="how many items are private (None: not told without the team's key)")
+    interactions: int = Field(description="people x items pairs (without the team's key: on public items only)")
     format: str | None
     source: str | None
     events: EventCounts
@@ -186,8 +192,9 @@ class EventIn(BaseModel):
         description="member, message, reply, reaction, view, rating, ... (the team's matrix settings pick kinds)"
     )
     value: float = Field(1.0, allow_inf_nan=False, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE)
-    timestamp: float | datetime | None = Field(
-        None, description="seconds since the Unix epoch, or an ISO 8601 time (UTC when no zone), 1970 to 2100"
+    timestamp: Annotated[float, Field(ge=0, le=MAX_TIMESTAMP)] | IsoTime | None = Field(
+        None, description="seconds since the Unix epoch (0 to 4102444800), or an ISO 8601 time (UTC when no zone), "
+        "1970 to 2100"
     )
 
     @field_validator("value", "timestamp", mode="before")

@@ -117,4 +117,7 @@ def team_access(scope: Scope):
         check(service.settings, key, team, scope)
         return TeamAccess(team=team, key=key, state=service.registry.get(team))
 
+    # The scope a route needs, for the guard that checks keys before a body is read
+    # (teamrec.service.guard).
+    dependency.scope = scope  # type: ignore[attr-defined]
     return dependency

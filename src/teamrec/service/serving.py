@@ -52,6 +52,21 @@ class ServingIndex:
         ]
         self._item_order = sorted(range(self.n_items), key=lambda i: (-self.item_size[i], self._item_keys[i]))
         self._user_order = sorted(range(self.n_users), key=lambda u: (-self.user_size[u], self._user_keys[u][0]))
+        # For readers who may not see every item: items by name (to resolve a name among
+        # the items the reader may see), each person's name rank (to order people by what
+        # the reader may see of them) and the people x items pattern to count it with.
+        self._item_by_name: dict[str, list[int]] = {}
+        for i, key in enumerate(self._item_keys):
+            self._item_by_name.setdefault(key, []).append(i)
+        self._user_name_rank = np.empty(self.n_users, dtype=np.int64)
+        self._user_name_rank[np.argsort(np.array([k[0] for k in self._user_keys], dtype=object), kind="stable")] = (
+            np.arange(self.n_users)
+        )
+        self._pattern = matrix.copy().tocsr()
+        self._pattern.data = np.ones_like(self._pattern.data, dtype=np.float64)
+        self.public_user_size = self.seen_sizes(self.private)
+        self.n_public_items = int((~self.private).sum())
+        self.public_interactions = int(self.public_user_size.sum())
 
     # -- lookups ---------------------------------------------------------------------------
     def user_index(self, key: str) -> int:
@@ -59,10 +74,27 @@ class ServingIndex:
         u = self.user_pos.get(key)
         return u if u is not None else self.model.data.find_user(key)
 
-    def item_index(self, key: str) -> int:
-        """An item by id, or by name (``#name``); :class:`UnknownIdError` if unknown."""
+    def item_index(self, key: str, hidden: np.ndarray | None = None) -> int:
+        """An item by id, or by name (``#name``); :class:`UnknownIdError` if unknown.
+
+        With ``hidden`` (what the reader may not see) a name is resolved among the items the
+        reader may see: a private channel sharing the name neither makes the name ambiguous
+        nor is counted in the message. A name only one hidden item has resolves to it, and
+        the caller's privacy rule then refuses it (403 for a named non-member, 404 anonymous)."""
         i = self.item_pos.get(key)
-        return i if i is not None else self.model.data.find_item(key)
+        if i is not None:
+            return i
+        if hidden is None:
+            return self.model.data.find_item(key)
+        hits = self._item_by_name.get(key.lstrip("#@").casefold(), [])
+        seen = [i for i in hits if not hidden[i]]
+        if len(seen) == 1:
+            return seen[0]
+        if seen:
+            raise UnknownIdError("item", key, f"{len(seen)} items have that name; use the id")
+        if len(hits) == 1:
+            return hits[0]
+        raise UnknownIdError("item", key)
 
     def viewer_index(self, key: str | None) -> int | None:
         if key is None:
@@ -95,19 +127,31 @@ class ServingIndex:
             "people": int(self.item_size[i]),
         }
 
-    def person_ref(self, u: int) -> dict[str, Any]:
+    def seen_sizes(self, hidden: np.ndarray) -> np.ndarray:
+        """How many items each person has among those not ``hidden`` (one sparse product)."""
+        return np.asarray(self._pattern @ (~hidden).astype(np.float64)).ravel().round().astype(np.int64)
+
+    def person_ref(self, u: int, hidden: np.ndarray | None = None) -> dict[str, Any]:
+        """One person; ``items`` counts only what is not ``hidden`` from the reader (a private
+        membership is not even counted for a reader who may not see it)."""
+        if hidden is None:
+            size = int(self.user_size[u])
+        else:
+            start, end = self._pattern.indptr[u], self._pattern.indptr[u + 1]
+            size = int((~hidden[self._pattern.indices[start:end]]).sum())
         return {
             "id": self.user_ids[u],
             "name": self.user_names[u],
             "handle": self.user_handles[u] or None,
             "title": self.user_titles[u] or None,
-            "items": int(self.user_size[u]),
+            "items": size,
         }
 
     def item(self, key: str, viewer: str | None = None) -> dict[str, Any]:
         """One item's description; a private one only for its members."""
-        i = self.item_index(key)
-        if self.hidden(self.viewer_index(viewer))[i]:
+        hidden = self.hidden(self.viewer_index(viewer))
+        i = self.item_index(key, hidden)
+        if hidden[i]:
             raise AccessDeniedError(f"{key!r} is private to its members")
         return self.item_ref(i)
 
@@ -129,12 +173,18 @@ class ServingIndex:
             order = [h[3] for h in sorted(hits)]
         return [self.item_ref(i) for i in _take_visible(order, hidden, limit)]
 
-    def search_people(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    def search_people(self, query: str, limit: int = 10, hidden: np.ndarray | None = None) -> list[dict[str, Any]]:
         """People whose name or handle contains ``query`` (case-insensitive), ranked like
-        :meth:`search_items` (exact, then a word starting with it, then anywhere)."""
+        :meth:`search_items` (exact, then a word starting with it, then anywhere), each group
+        by how many items they have: only the items not ``hidden`` from the reader count."""
+        sizes = self.user_size if hidden is None else (
+            self.public_user_size if np.array_equal(hidden, self.private) else self.seen_sizes(hidden))
         q = query.strip().lstrip("@").casefold()
         if not q:
-            order = self._user_order[:limit]
+            if hidden is None:
+                order = self._user_order[:limit]
+            else:
+                order = [int(u) for u in np.lexsort((self._user_name_rank, -sizes))[:limit]]
         else:
             hits = []
             for u, (name, handle) in enumerate(self._user_keys):
@@ -145,9 +195,9 @@ class ServingIndex:
                         rank = 1
                     else:
                         rank = 2
-                    hits.append((rank, -self.user_size[u], name, u))
+                    hits.append((rank, -sizes[u], name, u))
             order = [h[3] for h in sorted(hits)[:limit]]
-        return [self.person_ref(u) for u in order]
+        return [self.person_ref(u, hidden) for u in order]
 
     def warm_up(self) -> None:
         """Fit the TeamModel's lazy helpers now, before this index serves a request (so no
@@ -156,6 +206,7 @@ class ServingIndex:
             return
         user = self.user_ids[int(np.argmax(self.user_size))]
         self.model.similar_users(user, 1)
+        self.model.similar_users(user, 1, public_only=True)
         public = np.flatnonzero(~self.private)
         if len(public):
             self.model.similar_items(self.item_ids[int(public[np.argmax(self.item_size[public])])], 1)

@@ -213,6 +213,11 @@ class Settings(BaseModel):
     database: str = Field(default_factory=default_database)
     read_keys: bool = Field(False, description="reading needs a key too")
     access_log: bool = True
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024,
+        description="the largest request body accepted (413 past it, counted while it streams in)",
+    )
+    max_url_bytes: int = Field(8192, ge=256, description="the longest path and query accepted (414 past it)")
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     keys: list[KeySettings] = Field(default_factory=list)
     online: OnlineSettings = Field(default_factory=OnlineSettings)

@@ -216,27 +216,45 @@ class TeamService:
                                    "value": 1.0, "timestamp": now})
             self.ingest(Caller(trusted=True), events)
 
+    def hidden(self, caller: Caller, state: TeamState | None = None) -> np.ndarray | None:
+        """What ``caller`` may not see: every private item for an anonymous reader, the
+        private items the named viewer is not a member of, and None (nothing hidden) for a
+        trusted caller naming nobody (the team's own application)."""
+        index = (state or self.state).index
+        if not caller.trusted:
+            return index.private
+        if caller.viewer is None:
+            return None
+        return index.hidden(index.viewer_index(caller.viewer))
+
     def similar_items(self, caller: Caller, item: str, k: int = 10) -> Answer:
         """Items like ``item`` (a private one only for its members; for an anonymous caller a
         private item is unknown)."""
         state = self.state
-        ref = self.item(caller, item)
-        results = state.model.similar_items(item, k, viewer=caller.viewer if caller.trusted else None)
+        ref = self.item(caller, item, state)
+        results = state.model.similar_items(ref["id"], k, viewer=caller.viewer if caller.trusted else None)
         return Answer(team=self.name, model_version=state.version, results=results, subject={"item": ref})
 
     def similar_people(self, caller: Caller, user: str, k: int = 10) -> Answer:
-        """People like ``user``, naming only the items the caller may see."""
+        """People like ``user``, computed from what the caller may see: for an anonymous
+        reader the public items only, for a named viewer what that viewer may see (scores
+        included: a hidden membership moves neither a score nor the order); a trusted caller
+        naming nobody asks as ``user``."""
         state = self.state
-        ref = state.index.person_ref(state.index.user_index(user))
-        results = state.model.similar_users(user, k, public_only=caller.public_only)
+        hidden = self.hidden(caller, state)
+        u = state.index.user_index(user)
+        ref = state.index.person_ref(u, hidden)
+        results = state.model.similar_users(
+            state.index.user_ids[u], k, visible=None if hidden is None else ~hidden
+        )
         return Answer(team=self.name, model_version=state.version, results=results, subject={"user": ref})
 
-    def item(self, caller: Caller, item: str) -> dict[str, Any]:
+    def item(self, caller: Caller, item: str, state: TeamState | None = None) -> dict[str, Any]:
         """One item as the caller may see it: a private item is a 403 for a non-member named
         by a trusted caller, and unknown (404) to an anonymous one: an open service must not
         confirm that a private channel of that name exists."""
         try:
-            return self.state.index.item(item, caller.viewer if caller.trusted else None)
+            return (state or self.state).index.item(item, caller.viewer if caller.trusted else None)
         except AccessDeniedError:
             if not caller.trusted:
                 raise UnknownIdError("item", item) from None
@@ -246,11 +264,26 @@ class TeamService:
         return self.state.index.search_items(query, limit, caller.viewer if caller.trusted else None)
 
     def search_people(self, caller: Caller, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        return self.state.index.search_people(query, limit)
+        """People matching ``query``, their item counts (and the order) from what the caller
+        may see."""
+        state = self.state
+        return state.index.search_people(query, limit, self.hidden(caller, state))
 
     def person(self, caller: Caller, user: str) -> dict[str, Any]:
-        index = self.state.index
-        return index.person_ref(index.user_index(user))
+        """One person; their item count is of the items the caller may see."""
+        state = self.state
+        index = state.index
+        return index.person_ref(index.user_index(user), self.hidden(caller, state))
+
+    def model_figures(self, caller: Caller, state: TeamState | None = None) -> dict[str, int | None]:
+        """The model's size as the caller may know it: an anonymous reader is told the public
+        items and interactions only, and not how many private items there are."""
+        state = state or self.state
+        index = state.index
+        if caller.trusted:
+            return {"items": index.n_items, "private_items": int(index.private.sum()),
+                    "interactions": int(state.model.data.matrix.nnz)}
+        return {"items": index.n_public_items, "private_items": None, "interactions": index.public_interactions}
 
     # -- writing -----------------------------------------------------------------------------
     def ingest(self, caller: Caller, events: pd.DataFrame, *, batch_id: str | None = None) -> Ingested:

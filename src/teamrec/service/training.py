@@ -10,12 +10,16 @@ URLs and no other team's rows can slip in.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from teamrec.errors import ConfigError
+import pandas as pd
+
+from teamrec.data.matrix import MatrixConfig, extend_matrix
+from teamrec.errors import ConfigError, DataError, NotFittedError, TeamrecError, UnsupportedError
 from teamrec.recommender import TeamModel
 from teamrec.service.settings import TeamSettings
 from teamrec.spec import build_team
@@ -35,7 +39,7 @@ class Trained:
     sequence: int = 0
 
 
-def train(name: str, team: TeamSettings, store: EventStore) -> Trained:
+def train(name: str, team: TeamSettings, store: EventStore | _FrozenEvents) -> Trained:
     """Fit the team's spec on its source events plus every event stored for it (the one team
     builder, :func:`teamrec.spec.build_team`)."""
     start = time.perf_counter()
@@ -45,6 +49,9 @@ def train(name: str, team: TeamSettings, store: EventStore) -> Trained:
     base = spec.read(name)
     stored, sequence = store.since(name, 0)
     model = build_team(spec, team=name, dataset=base, extra_events=stored)
+    # What the model learnt from the store, kept with a saved model: after a restart, the
+    # events it was trained on are not counted again as new.
+    model.provenance = {"store_events": int(len(stored)), "sequence": int(sequence)}
     seconds = time.perf_counter() - start
     info = {
         "format": base.info.get("format", team.format),
@@ -63,17 +70,120 @@ def load(name: str, team: TeamSettings) -> Trained:
     start = time.perf_counter()
     model = TeamModel.load(team.model_dir)
     model.algorithm.warm()
+    saved = model.provenance
     return Trained(
         model=model,
         seconds=time.perf_counter() - start,
-        info={
-            "format": "saved model",
-            "source": Path(team.model_dir).name,
-            "source_events": None,
-            "store_events": None,
-        },
+        info={"format": "saved model", "source": Path(team.model_dir).name, "source_events": None,
+              "store_events": saved.get("store_events")},
+        sequence=int(saved.get("sequence") or 0),
     )
 
 
 def has_saved_model(team: TeamSettings) -> bool:
     return team.model_dir is not None and (Path(team.model_dir) / "team.json").exists()
+
+
+# -- fits in a worker process ----------------------------------------------------------------
+# A fit holds the interpreter for as long as it runs (NumPy and SciPy release the GIL only in
+# parts), so the service runs every retrain and refresh in a worker process: the worker writes
+# the new model as a TeamModel folder (arrays + JSON, never pickle) and the server loads it.
+# The functions below are what the worker runs; they take plain values (settings, the stored
+# events as a DataFrame: the event store may be in the server's memory) and return plain ones.
+# A teamrec error comes back as its class name and message (their constructors differ, so
+# they are rebuilt by :func:`raise_worker_error` rather than pickled).
+
+
+#: How much lower the worker's CPU priority is than the server's (Unix ``nice``): on a busy
+#: machine, answering requests wins the CPU over finishing a fit sooner.
+WORKER_NICENESS = 10
+
+
+def worker_init() -> None:
+    """(In the worker, once.) Lower its priority and keep its numeric libraries to one
+    thread, so a fit takes at most one core from the server."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no nice() here (Windows), or not allowed
+        pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _worker_call(job, *args: Any) -> dict[str, Any]:
+    try:
+        return {"ok": job(*args), "pid": os.getpid()}
+    except TeamrecError as exc:
+        return {"error": type(exc).__name__, "message": str(exc), "pid": os.getpid()}
+    except Exception as exc:  # a bug: its traceback goes to the worker's log, not to a client
+        log.exception("fit in worker process %d failed", os.getpid())
+        return {"error": "internal", "message": type(exc).__name__, "pid": os.getpid()}
+
+
+def train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequence: int, out: str) -> dict[str, Any]:
+    """(In the worker.) Fit the team's spec on its source plus ``stored`` and write the model
+    folder ``out`` whole or not at all; the :class:`Trained` figures, without the model."""
+    return _worker_call(_train_to_folder, name, team, stored, sequence, out)
+
+
+def _train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequence: int, out: str) -> dict[str, Any]:
+    trained = train(name, team, _FrozenEvents(name, stored, sequence))
+    trained.model.save(out)
+    return {"seconds": trained.seconds, "info": trained.info, "sequence": trained.sequence}
+
+
+def refresh_to_folder(base: str, events: pd.DataFrame, config: MatrixConfig, out: str) -> dict[str, Any]:
+    """(In the worker.) The model folder ``base`` with ``events`` applied incrementally
+    (:func:`~teamrec.data.matrix.extend_matrix` and the algorithm's own ``update``), written to
+    ``out``; how many people changed."""
+    return _worker_call(_refresh_to_folder, base, events, config, out)
+
+
+def _refresh_to_folder(base: str, events: pd.DataFrame, config: MatrixConfig, out: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    current = TeamModel.load(base)
+    data, changed = extend_matrix(current.data, events, config)
+    algorithm = current.algorithm
+    algorithm.update(data.matrix)
+    model = TeamModel(algorithm, data)
+    model.provenance = dict(current.provenance)
+    model.save(out)
+    return {"seconds": time.perf_counter() - start, "changed": int(len(changed))}
+
+
+_ERRORS: dict[str, type[TeamrecError]] = {
+    cls.__name__: cls for cls in (TeamrecError, DataError, ConfigError, NotFittedError, UnsupportedError)
+}
+
+
+def raise_worker_error(result: dict[str, Any]) -> None:
+    """Raise what a worker reported (nothing for a success): teamrec's own errors as
+    themselves (with the worker's message), anything else as a RuntimeError naming its type."""
+    kind = result.get("error")
+    if kind is None:
+        return
+    cls = _ERRORS.get(kind)
+    if cls is not None:
+        raise cls(result["message"])
+    if kind == "internal":
+        raise RuntimeError(f"worker: {result['message']}")
+    raise TeamrecError(result["message"])
+
+
+class _FrozenEvents:
+    """The stored events a worker was handed, answering the one store call training makes."""
+
+    def __init__(self, team: str, events: pd.DataFrame, sequence: int) -> None:
+        self.team, self.events, self.sequence = team, events, sequence
+
+    def since(self, team: str, sequence: int) -> tuple[pd.DataFrame, int]:
+        assert team == self.team and sequence == 0
+        return self.events, self.sequence
+
+
+def load_folder(folder: str | os.PathLike[str]) -> TeamModel:
+    """(In the server.) A model folder a worker wrote, warmed to serve."""
+    model = TeamModel.load(folder)
+    model.algorithm.warm()
+    return model

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 
-from teamrec.service.schemas import MAX_K
+from teamrec.service.schemas import MAX_K, ErrorOut
 from teamrec.service.security import TeamAccess, team_access
 from teamrec.service.teams import Caller, TeamService
 
@@ -47,9 +47,15 @@ def team_service(request: Request, access: TeamAccess) -> TeamService:
     """The application layer's service for the request's team."""
     return request.app.state.service.team(access.team)
 
-#: Error responses every team route may give, for the OpenAPI document.
+#: Error responses every team route may give, for the OpenAPI document: every one has the
+#: project's own error body (ErrorOut), 422 included (not FastAPI's default shape).
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no key or a wrong key where one is needed"},
-    403: {"description": "the key belongs to another team or lacks the scope; a private item for a non-member"},
-    404: {"description": "unknown team, item or person"},
+    400: {"model": ErrorOut, "description": "a request the team's settings cannot answer"},
+    401: {"model": ErrorOut, "description": "no key or a wrong key where one is needed"},
+    403: {"model": ErrorOut,
+          "description": "the key belongs to another team or lacks the scope; a private item for a non-member"},
+    404: {"model": ErrorOut, "description": "unknown team, item or person"},
+    413: {"model": ErrorOut, "description": "the request body is larger than the service accepts"},
+    414: {"model": ErrorOut, "description": "the URL is longer than the service accepts"},
+    422: {"model": ErrorOut, "description": "a parameter or a body field is invalid (named in the message)"},
 }

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from teamrec import __version__
+from teamrec.service.api._deps import ERRORS
 from teamrec.service.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}, 414: ERRORS[414]})
 async def health(request: Request):
     """Liveness and readiness (names no team: it is open to anyone)."""
     registry = request.app.state.service.registry

@@ -11,24 +11,32 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from teamrec.service.api._deps import ERRORS, PREFIX, K, Limit, ReadTeam, caller, team_service
-from teamrec.service.schemas import PeopleSearchOut, PersonRef, RecommendationsOut, RecommendIn, SimilarPeopleOut
+from teamrec.service.api._deps import ERRORS, PREFIX, K, Limit, ReadTeam, Viewer, caller, team_service
+from teamrec.service.schemas import (
+    MAX_ITEM_LIST,
+    PeopleSearchOut,
+    PersonRef,
+    RecommendationsOut,
+    RecommendIn,
+    SimilarPeopleOut,
+)
 from teamrec.service.teams import Answer
 
 router = APIRouter(prefix=f"{PREFIX}/people", tags=["people"], responses=ERRORS)
 
 
 @router.get("", response_model=PeopleSearchOut)
-async def search_people(access: ReadTeam, request: Request, q: str = "", limit: Limit = 10):
-    """People whose name or handle contains ``q`` (the most active first when empty)."""
-    results = team_service(request, access).search_people(caller(access), q, limit)
+async def search_people(access: ReadTeam, request: Request, q: str = "", limit: Limit = 10, viewer: Viewer = None):
+    """People whose name or handle contains ``q`` (the most active first when empty); their
+    item counts are of the items the caller may see."""
+    results = team_service(request, access).search_people(caller(access, viewer), q, limit)
     return {"team": access.team, "query": q, "results": results}
 
 
 @router.get("/{user}", response_model=PersonRef)
-async def get_person(access: ReadTeam, request: Request, user: str):
-    """One person by id, name or handle."""
-    return team_service(request, access).person(caller(access), user)
+async def get_person(access: ReadTeam, request: Request, user: str, viewer: Viewer = None):
+    """One person by id, name or handle; ``items`` counts what the caller may see."""
+    return team_service(request, access).person(caller(access, viewer), user)
 
 
 async def _recommend(
@@ -58,8 +66,10 @@ async def recommendations(
     request: Request,
     user: str,
     k: K = 10,
-    exclude: Annotated[list[str], Query(description="item ids never to return (repeatable)")] = [],  # noqa: B006
-    candidates: Annotated[list[str] | None, Query(description="only rank these item ids (repeatable)")] = None,
+    exclude: Annotated[list[str], Query(max_length=MAX_ITEM_LIST, description="item ids never to return (repeatable)")] = [],  # noqa: B006,E501
+    candidates: Annotated[
+        list[str] | None, Query(max_length=MAX_ITEM_LIST, description="only rank these item ids (repeatable)")
+    ] = None,
     explain: bool = False,
     surface: Annotated[str | None, Query(max_length=64, description="where the list is shown (logged)")] = None,
 ):
@@ -80,9 +90,10 @@ async def recommendations_post(access: ReadTeam, request: Request, user: str, bo
 
 
 @router.get("/{user}/similar", response_model=SimilarPeopleOut)
-async def similar_people(access: ReadTeam, request: Request, user: str, k: K = 10):
-    """People like ``user``, each with what they share: counting and naming only items
-    ``user`` may see, and only public ones for a caller without the team's key."""
-    answer = await run_in_threadpool(team_service(request, access).similar_people, caller(access), user, k)
+async def similar_people(access: ReadTeam, request: Request, user: str, k: K = 10, viewer: Viewer = None):
+    """People like ``user``, each with what they share, computed from what the asker may
+    see, scores included: the public items for a caller without the team's key, what
+    ``viewer`` may see when one is named, else what ``user`` may see."""
+    answer = await run_in_threadpool(team_service(request, access).similar_people, caller(access, viewer), user, k)
     return {"team": answer.team, "user": answer.subject["user"], "model_version": answer.model_version,
             "results": [r.to_dict() for r in answer.results]}

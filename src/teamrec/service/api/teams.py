@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from teamrec.service.api._deps import ERRORS
 from teamrec.service.schemas import TeamsOut
 from teamrec.service.security import KeySettings, caller_key, check
 
-router = APIRouter(prefix="/api/v1", tags=["teams"])
+router = APIRouter(prefix="/api/v1", tags=["teams"],
+                   responses={code: ERRORS[code] for code in (401, 403, 414, 422)})
 
 
 @router.get("/teams", response_model=TeamsOut)
@@ -23,7 +25,7 @@ async def list_teams(request: Request, key: Annotated[KeySettings | None, Depend
         out.append({
             "name": name,
             "people": state.index.n_users,
-            "items": state.index.n_items,
+            "items": state.index.n_items if key is not None else state.index.n_public_items,
             "algorithm": state.model.algorithm.name,
             "model_version": state.version,
         })

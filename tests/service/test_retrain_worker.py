@@ -1,0 +1,128 @@
+"""Retrains do not stall serving (issue 11): the fit runs in a worker process, concurrent
+requests are merged, reads are answered while a model trains, and /model counts the events a
+saved model learnt from across a restart."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import httpx
+
+from teamrec.service import create_app
+from teamrec.store import MemoryEventStore
+
+from .conftest import AUTH, TestClient, live_server, make_settings
+
+T = "/api/v1/teams/demo"
+
+
+def test_a_retrain_runs_in_another_process(client):
+    before = client.app.state.service.registry.get("demo")
+    assert before.worker_pid is None  # the start-up model is trained before serving, in-process
+    response = client.post(f"{T}/model/retrain", headers=AUTH["demo-admin"])
+    assert response.status_code == 200, response.text
+    state = client.app.state.service.registry.get("demo")
+    assert state.version == before.version + 1
+    assert state.worker_pid is not None and state.worker_pid != os.getpid()
+    # The worker's model serves the same answers as one fitted here.
+    body = client.get(f"{T}/people/U0103/recommendations", params={"k": 5}).json()
+    assert body["model_version"] == state.version and len(body["results"]) == 5
+
+
+def test_an_incremental_refresh_runs_in_another_process(client):
+    events = [{"user": "U0103", "item": "C0110", "kind": "member"}]
+    assert client.post(f"{T}/events", json={"events": events}, headers=AUTH["demo-write"]).status_code == 201
+    registry = client.app.state.service.registry
+    state = registry.refresh("demo")
+    assert state.worker_pid not in (None, os.getpid())
+    assert state.info["refreshed_people"] == 1 and state.store_events == 1
+
+
+def test_concurrent_retrain_requests_are_merged(globex_dir):
+    app = create_app(make_settings(globex_dir), store=MemoryEventStore())
+    statuses: list[int] = []
+    with live_server(app) as url:
+        registry = app.state.service.registry
+        fits_before = registry.fits["demo"]
+        start = threading.Barrier(45)
+
+        def ask() -> None:
+            with httpx.Client(base_url=url, timeout=120) as http:
+                start.wait()
+                statuses.append(http.post(f"{T}/model/retrain", headers=AUTH["demo-admin"]).status_code)
+
+        threads = [threading.Thread(target=ask) for _ in range(45)]
+        for thread in threads:
+            thread.start()
+        # While the 45 wait, /model is answered at once (no thread is held by a waiting retrain).
+        time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=10) as http:
+            began = time.perf_counter()
+            assert http.get(f"{T}/model").status_code == 200
+            assert time.perf_counter() - began < 2.0
+        for thread in threads:
+            thread.join(timeout=120)
+        fits = registry.fits["demo"] - fits_before
+    assert statuses == [200] * 45
+    # The first request's retrain, and one follow-up for everyone who came while it ran.
+    assert 1 <= fits <= 2, fits
+
+
+def test_reads_are_answered_during_a_retrain(globex_dir):
+    app = create_app(make_settings(globex_dir), store=MemoryEventStore())
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        registry = app.state.service.registry
+        version = registry.get("demo").version
+        future = registry.submit("demo", full=True)
+        during, slowest = 0, 0.0
+        while not future.done():
+            began = time.perf_counter()
+            response = http.get(f"{T}/people/U0103/recommendations", params={"k": 10})
+            elapsed = time.perf_counter() - began
+            assert response.status_code == 200
+            if not future.done():
+                during += 1
+                slowest = max(slowest, elapsed)
+                assert response.json()["model_version"] == version  # the old model serves meanwhile
+        assert future.result().version == version + 1
+        assert http.get(f"{T}/model").json()["model_version"] == version + 1
+    assert during >= 5, during
+    assert slowest < 1.0, slowest
+
+
+def test_model_counts_survive_a_restart_with_a_saved_model(globex_dir, tmp_path):
+    store = MemoryEventStore()
+    teams = {"demo": {"format": "demo", "model_dir": str(tmp_path / "demo")}, "globex": {"source": str(globex_dir)}}
+    settings = make_settings(globex_dir, teams=teams)
+    events = [{"user": "U0103", "item": "C0110", "kind": "member"},
+              {"user": "U0104", "item": "C0110", "kind": "member"}]
+    with TestClient(create_app(settings, store=store)) as first:
+        assert first.post(f"{T}/events", json={"events": events}, headers=AUTH["demo-write"]).status_code == 201
+        assert first.post(f"{T}/model/retrain", headers=AUTH["demo-admin"]).status_code == 200
+        counts = first.get(f"{T}/model").json()["events"]
+        assert counts["store"] == 2 and counts["since_training"] == 0
+    with TestClient(create_app(settings, store=store)) as second:
+        body = second.get(f"{T}/model").json()
+        assert body["format"] == "saved model"
+        assert body["events"]["store"] == 2 and body["events"]["since_training"] == 0, body["events"]
+        more = [{"user": "U0105", "item": "C0110", "kind": "member"}]
+        ingested = second.post(f"{T}/events", json={"events": more}, headers=AUTH["demo-write"]).json()
+        assert ingested["since_training"] == 1
+        assert second.get(f"{T}/model").json()["events"]["since_training"] == 1
+
+
+def test_a_killed_servers_working_folders_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    from teamrec.service.registry import WORKDIR_PREFIX, remove_orphaned_workdirs
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{WORKDIR_PREFIX}{gone.stdout.strip()}-abc"
+    (dead / "demo-1").mkdir(parents=True)
+    alive = tmp_path / f"{WORKDIR_PREFIX}{os.getpid()}-def"
+    alive.mkdir()
+    assert remove_orphaned_workdirs(str(tmp_path)) == [dead]
+    assert not dead.exists() and alive.exists()
