@@ -168,7 +168,9 @@ class ModelOut(_Out):
     train_seconds: float
     people: int
     items: int
-    item_kind: Literal["channel", "item"] = Field(description="what the items are: channels (people are in them) or any other item")
+    item_kind: Literal["channel", "item"] = Field(
+        description="what the items are: channels (people are in them) or any other item"
+    )
     private_items: int | None = Field(description="how many items are private (None: not told without the team's key)")
     interactions: int = Field(description="people x items pairs (without the team's key: on public items only)")
     format: str | None
