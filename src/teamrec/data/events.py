@@ -167,7 +167,7 @@ def check_event_rules(frame: pd.DataFrame, *, source: str = "<batch>") -> pd.Dat
         slash = slashed(text) if col != "kind" else np.zeros(len(text), dtype=bool)
         if slash.any():
             row = int(np.flatnonzero(slash)[0])
-            raise DataError(SLASH_REASON.format(value=text[row]), file=source, line=row + 2, field=col)
+            raise DataError(SLASH_REASON.format(value=str(text[row])), file=source, line=row + 2, field=col)
     return out
 
 

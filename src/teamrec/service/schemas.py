@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 # states the same limits to HTTP clients (OpenAPI) so a bad field is a 422 naming it.
 from teamrec.data.events import MAX_EVENT_VALUE, MAX_ID_LENGTH, MAX_KIND_LENGTH, MAX_TIMESTAMP
 
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]  # not only spaces
+#: Not only spaces, and no ``/`` (ids are URL path segments: the event rules refuse one).
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^/]*[^\s/][^/]*$")]
 #: An ISO 8601 time as the schema publishes it: the years 1970 to 2099 (the event rules' bounds,
 #: checked exactly on the epoch seconds by EventIn).
 IsoTime = Annotated[
