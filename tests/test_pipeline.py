@@ -116,6 +116,19 @@ def test_recommend_team_hides_private_channels_from_non_members():
     assert (out["item"] != "C0").all()  # members already have it, others may not see it
 
 
+def test_an_archived_channel_is_in_no_batch_output():
+    events = generated_events(n_users=30, n_items=12)
+    plain = recommend_team(events, TeamSpec(), k=10)
+    archived = plain["item"].value_counts().index[0]  # the channel served most, until archived
+    items = pd.DataFrame({"team": "acme", "item": [archived], "name": ["old"], "archived": [True]})
+    assert archived not in set(recommend_team(events, TeamSpec(), k=10, items=items)["item"])
+    before = similar_items_team(events, TeamSpec(), k=6).groupby("item")["other"].apply(list)
+    assert any(archived in others for others in before)
+    after = similar_items_team(events, TeamSpec(), k=5, items=items).groupby("item")["other"].apply(list)
+    # each list is the one before without the archived channel (the next one moves up)
+    assert after.to_dict() == {i: [o for o in others if o != archived][:5] for i, others in before.items()}
+
+
 def test_fit_team_takes_one_team_only():
     both = pd.concat([generated_events("a"), generated_events("b")], ignore_index=True)
     with pytest.raises(ValueError, match="one team"):

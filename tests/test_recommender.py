@@ -131,6 +131,42 @@ def test_members_get_reasons_naming_their_private_channel(data):
     assert any("#secret-ml" in r for r in reasons), reasons
 
 
+# -- archived items ---------------------------------------------------------------------------
+ARCHIVED = "C2"  # #ml: near the top of most lists until it is archived
+
+
+def archived_data() -> InteractionMatrix:
+    events, items, users = team_frames()
+    items.loc[items["item"] == ARCHIVED, "archived"] = True
+    return build_matrix(Dataset(events=events, items=items, users=users), config=MatrixConfig())
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_an_archived_item_is_never_recommended_or_similar_for_anyone(algorithm, tmp_path):
+    data = archived_data()
+    a = data.find_item(ARCHIVED)
+    assert data.archived.tolist() == [i == a for i in range(data.n_items)]
+    model = TeamModel.fit(data, algorithm)
+    # The rule means something: unarchived, the same model offers it to someone and lists it.
+    plain = TeamModel.fit(team_data(), algorithm)
+    assert any(ARCHIVED in [r.id for r in plain.recommend(u, k=10)] for u in ["U5", "U6"])
+    assert any(ARCHIVED in [r.id for r in plain.similar_items(i, k=10)] for i in ["C1", "C3", "C7"])
+    for loaded in (model, TeamModel.load(model.save(tmp_path / "m"))):
+        for user in [*PEOPLE, "newcomer"]:
+            for public_only in (False, True):
+                results = loaded.recommend(user, k=10, explain=True, public_only=public_only)
+                assert results and ARCHIVED not in [r.id for r in results], (user, results)
+        fresh = np.zeros((1, data.n_items))
+        fresh[0, data.find_item("C3")] = 1.0  # a newcomer's first event, folded in
+        assert ARCHIVED not in [r.id for r in loaded.recommend("newcomer", k=10, user_items=fresh)]
+        assert ARCHIVED not in set(loaded.recommend_many(k=10)["item"])
+        for viewer in [None, "U1", "U2"]:  # members of #ml too
+            for item in CHANNELS:
+                if item != SECRET or viewer is not None:
+                    assert ARCHIVED not in [r.id for r in loaded.similar_items(item, k=10, viewer=viewer)]
+        assert [r.id for r in loaded.similar_items(ARCHIVED, k=2)]  # it may still be asked about
+
+
 # -- people, names, fallbacks ------------------------------------------------------------------
 def test_people_and_items_by_id_name_or_handle(data):
     model = TeamModel.fit(data, "item-knn", {"shrinkage": 0.0})  # cosine itself, on a tiny team

@@ -49,16 +49,17 @@ def recommend_team(events: pd.DataFrame, spec: TeamSpec | None = None, k: int = 
 
 
 def similar_items_frame(model: TeamModel, k: int = 10) -> pd.DataFrame:
-    """Items like each public item, public items only (what any reader is served), as rows
-    ``(team, item, rank, other, score)``."""
+    """Items like each public item, public items only and never an archived one (what any
+    reader is served), as rows ``(team, item, rank, other, score)``."""
     data = model.data
     public = np.flatnonzero(~data.private)
-    want = min(data.n_items, k + int(data.private.sum()))
+    unlisted = data.hidden_row(None)  # private and archived
+    want = min(data.n_items, k + int(unlisted.sum()))
     try:
         items, scores = model.algorithm.similar_items(public, want)
     except UnsupportedError:
         items, scores = model._helper("item-knn").similar_items(public, want)
-    keep = (items >= 0) & ~data.private[np.maximum(items, 0)]
+    keep = (items >= 0) & ~unlisted[np.maximum(items, 0)]
     # The first k kept per row, in order (vectorised: a running count of kept entries).
     rank = np.cumsum(keep, axis=1)
     keep &= rank <= k

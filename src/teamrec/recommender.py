@@ -6,6 +6,7 @@ privacy). It is what the CLI, the HTTP service, the Slack app and the Spark job 
 rules live here once:
 
 * private items are never shown to a non-member (recommended, listed as similar, or explained);
+  archived items are never recommended or listed as similar to anyone (the matrix's masks);
 * a person or item the model has never seen degrades to a popularity fallback with a reason,
   it does not crash (an unknown *query* item is an :class:`~teamrec.errors.UnknownIdError`);
 * every answer can say why, in words ("8 of the 12 members of #ml are also in #bi").
@@ -239,13 +240,14 @@ class TeamModel:
         """Items like ``item`` ("channels like #machine-learning"), never the item itself.
 
         Private items appear only to their members; asking about a private item one is not a
-        member of is an :class:`~teamrec.errors.AccessDeniedError`.
+        member of is an :class:`~teamrec.errors.AccessDeniedError`. Archived items are never
+        listed (an archived item may still be asked about).
         """
         i = self._item(item)
         v = self._viewer(viewer)
         if self.data.private[i] and not self._is_member(v, i):
             raise AccessDeniedError(f"{item!r} is private to its members")
-        visible = self._visible(v)
+        visible = self._visible(v) & ~self.data.archived
         # Ask for more than k, then drop what this viewer may not see.
         want = min(self.data.n_items, k + int((~visible).sum()))
         try:

@@ -108,6 +108,19 @@ def test_private_items_stay_with_their_members():
     assert "secret" not in set(non_members["item"])
 
 
+def test_archived_items_are_never_recommended_nor_similar():
+    users = [f"u{i}" for i in range(8)]
+    rows = [(u, c) for u in users for c in ("general", "random")] + [(u, "old") for u in users[:5]]
+    rows += [(u, "ml") for u in users[:6]]
+    events = make_events(user=[r[0] for r in rows], item=[r[1] for r in rows], value=1.0, kind="member", team="acme")
+    items = pd.DataFrame({"team": "acme", "item": ["old"], "name": ["old"], "archived": [True]})
+    before = run_team(events, TeamSpec(), k=5)
+    assert "old" in set(before.recommendations["item"]) and "old" in set(before.similar_items["similar"])
+    out = run_team(events, TeamSpec(), k=5, items=items)
+    assert "old" not in set(out.recommendations["item"]) | set(out.similar_items["similar"])
+    assert "old" in set(out.similar_items["item"])  # an archived item may still be asked about
+
+
 def test_local_engine_writes_the_layout_and_is_the_same_with_more_workers(workload_dir, spec, tmp_path):
     one = run_local(workload_dir, tmp_path / "one", spec, k=5, workers=1)
     two = run_local(workload_dir, tmp_path / "two", spec, k=5, workers=2)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import shutil
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from teamrec.integrations.slack.client import web_client
+from teamrec.integrations.slack.digest import DigestState
 from teamrec.integrations.slack.sync import sync_workspace
 from teamrec.service.app import create_app
 from teamrec.service.settings import Settings
@@ -152,6 +154,29 @@ def stack(synced, mock_slack):
     with TestClient(app) as http:
         service = app.state.service
         yield http, app.state.slack._teamrec["team"], mock_slack, service.store
+
+
+@pytest.fixture
+def digest_states(monkeypatch) -> list[DigestState]:
+    """Every :class:`DigestState` opened during the test, to check that each was closed."""
+    opened: list[DigestState] = []
+    real_init = DigestState.__init__
+
+    def tracked(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(DigestState, "__init__", tracked)
+    return opened
+
+
+def is_closed(state: DigestState) -> bool:
+    """Whether the state's SQLite connection was closed (using a closed one raises)."""
+    try:
+        state.get(TEAM, [PERSON])
+    except sqlite3.ProgrammingError:
+        return True
+    return False
 
 
 def post(http, body: str, content_type: str, path: str | None = None, **sign_args):

@@ -5,9 +5,11 @@ Mode builds, and the service without the Slack table or package."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
+import warnings
 
 import pytest
 
@@ -30,6 +32,7 @@ from .conftest import (
     action_body,
     command_body,
     event_body,
+    is_closed,
     post,
     service_settings,
     sign,
@@ -107,8 +110,29 @@ def test_workspace_events_are_ingested_once(stack):
     assert store.count(TEAM) == before + 1
 
 
-def test_channel_metadata_reaches_the_model_and_archived_is_never_recommended(stack):
-    http, team, _, _ = stack
+def _home_channels(mock, n: int) -> list[str]:
+    """The channels of the ``n``-th Home view published (waits for it)."""
+    calls = wait_for(lambda: (c := mock.calls_to("views.publish")) and len(c) >= n and c)
+    view = calls[n - 1].params["view"]
+    view = view if isinstance(view, dict) else json.loads(view)
+    return [blocks.parse_button_value(b["elements"][0]["value"])[1]
+            for b in view["blocks"] if b["type"] == "actions" and b["block_id"].startswith("act_")]
+
+
+def _everywhere(http, mock, n_home: int, near: str) -> tuple[list[str], list[str], list[str]]:
+    """``PERSON``'s channels on App Home (an app_home_opened event, the ``n_home``-th view), in
+    the service's HTTP answer, and the channels the HTTP API lists as similar to ``near``."""
+    assert post(http, event_body(HOME), "application/json").status_code == 200
+    home = _home_channels(mock, n_home)
+    api = f"/api/v1/teams/{TEAM}"
+    served = http.get(f"{api}/people/{PERSON}/recommendations", params={"k": 200, "explain": True})
+    similar = http.get(f"{api}/items/{near}/similar", params={"k": 200})
+    assert served.status_code == similar.status_code == 200
+    return home, [r["id"] for r in served.json()["results"]], [r["id"] for r in similar.json()["results"]]
+
+
+def test_channel_metadata_reaches_the_model_and_an_archived_channel_disappears_everywhere(stack):
+    http, team, mock, _ = stack
     top = team.recommend(PERSON, 3, surface="slack_home").results[0].id
     version = team.service.state.version
     rename = event_body({"type": "channel_rename", "channel": {"id": top, "name": "brand-new-name"}})
@@ -116,17 +140,26 @@ def test_channel_metadata_reaches_the_model_and_archived_is_never_recommended(st
     wait_for(lambda: team.service.state.version > version)
     assert Dataset.load(team.metadata_dir).items.set_index("item").loc[top, "name"] == "brand-new-name"
     assert team.service.item(Caller(trusted=True, viewer=PERSON), top)["name"] == "brand-new-name"
+    near = team.service.similar_items(Caller(), top, 1).results[0].id
+    home, served, similar = _everywhere(http, mock, 1, near)
+    assert top == home[0] and top in served and top in similar  # before: on every surface
+
     version = team.service.state.version
     archive = event_body({"type": "channel_archive", "channel": top, "user": PERSON, "event_ts": "1800000000.1"})
     assert post(http, archive, "application/json").status_code == 200
     wait_for(lambda: team.service.state.version > version)
-    assert top in team.archived()
-    assert top not in [r.id for r in team.recommend(PERSON, 40, surface="slack_home").results]
+    assert http.get(f"/api/v1/teams/{TEAM}/items/{top}").json()["archived"] is True
+    home, served, similar = _everywhere(http, mock, 2, near)
+    assert home and served and similar
+    assert top not in home and top not in served and top not in similar  # the service's rule, no Slack exclude
+    assert top not in [r.id for r in team.recommend(PERSON, 200, surface="slack_home").results]
+
     unarchive = event_body({"type": "channel_unarchive", "channel": top, "user": PERSON, "event_ts": "1800000000.2"})
     version = team.service.state.version
     post(http, unarchive, "application/json")
     wait_for(lambda: team.service.state.version > version)
-    assert top in [r.id for r in team.recommend(PERSON, 3, surface="slack_home").results]
+    home, served, similar = _everywhere(http, mock, 3, near)
+    assert top == home[0] and top in served and top in similar
     version = team.service.state.version
     created = event_body({"type": "channel_created", "channel": {"id": "C0LAUNCH01", "name": "launch",
                           "created": 1800000000, "creator": PERSON}})
@@ -221,15 +254,14 @@ def test_digest_join_is_feedback_with_the_digest_surface(stack, client, monkeypa
 
 def test_digest_rollout_is_the_experiment_assignment(stack, client):
     _, team, mock, _ = stack
-    from teamrec.experiments.assignment import rollout_draw
-    from teamrec.integrations.slack.digest import rollout_experiment
+    from teamrec.experiments.assignment import team_draws
 
     for share in (0.0, 1.0):
         rules = DIGEST.model_copy(update={"rollout_share": share})
         settings = SlackSettings(team=TEAM, bot_token=TOKEN, signing_secret=SIGNING_SECRET, digest=rules)
         outcome = send_digests(client, team, settings, DigestState(), [PERSON])
         assert outcome == {PERSON: "sent" if share else "rollout"}
-    draw = float(rollout_draw(rollout_experiment(DIGEST), [TEAM])[0])
+    draw = float(team_draws(DIGEST.rollout_name, [TEAM], DIGEST.rollout_salt)[0])
     below = DIGEST.model_copy(update={"rollout_share": draw * 0.99})
     above = DIGEST.model_copy(update={"rollout_share": min(1.0, draw * 1.01 + 1e-9)})
     for rules, expected in ((below, "rollout"), (above, "sent")):
@@ -249,6 +281,25 @@ def test_socket_mode_builds(stack, client):
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         SlackSettings.from_env(TEAM, {"SLACK_BOT_TOKEN": TOKEN})
     assert TOKEN not in repr(settings) and SIGNING_SECRET not in str(settings)
+
+
+def test_the_digest_state_is_closed_when_the_service_shuts_down(synced, mock_slack, tmp_path, digest_states):
+    db, meta = synced
+    path = tmp_path / "digest.sqlite3"
+    app = create_app(service_settings(db, meta, api_url=mock_slack.base_url, digest_state=str(path)))
+    state = app.state.slack._teamrec["digest_state"]
+    assert digest_states == [state]
+    with TestClient(app):
+        state.opt_out(TEAM, PERSON)  # open and in use while the service runs
+        assert not is_closed(state)
+    assert is_closed(state)  # the lifespan's shutdown closed it with the service
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)  # (Python >= 3.13 warns on an unclosed one)
+        del state, app
+        gc.collect()
+    again = DigestState(path)  # what it stored is on disk
+    assert again.get(TEAM, [PERSON])["opted_out"].tolist() == [True]
+    again.close()
 
 
 def test_no_slack_table_no_endpoints_and_a_hint_without_the_package(synced, monkeypatch, caplog):

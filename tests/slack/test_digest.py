@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from teamrec.experiments.assignment import rollout_draw
+from teamrec.experiments.assignment import NOT_ASSIGNED, assign, team_draws
+from teamrec.experiments.settings import Arm, Experiment
 from teamrec.integrations.slack.digest import (
     DAY,
     DigestSettings,
@@ -15,9 +18,9 @@ from teamrec.integrations.slack.digest import (
     digest_items,
     digest_rollout,
     due,
-    rollout_experiment,
 )
 from teamrec.recommender import Result
+from teamrec.service.registry import experiment_arms
 from teamrec.service.teams import Answer
 
 # Wednesday 2026-11-25 12:00 UTC
@@ -79,18 +82,40 @@ def test_rules_are_vectorised_over_people():
     assert out["due"].tolist() == [i <= 10 for i in range(20)]
 
 
+def same_rollout(settings: DigestSettings, unit: str) -> Experiment:
+    """A real experiment with the digest rollout's name, share and salt."""
+    arms = (Arm(name="control", algorithm="popularity"), Arm(name="knn", algorithm="item-knn", weight=3))
+    return Experiment(name=settings.rollout_name, arms=arms, unit=unit, rollout=settings.rollout_share,
+                      start=datetime(2026, 1, 1, tzinfo=UTC), salt=settings.rollout_salt)
+
+
+@pytest.mark.parametrize("unit", ["team", "person"])
+def test_the_digest_and_an_experiment_with_its_name_share_and_salt_take_the_same_teams(unit):
+    teams = [f"team-{i}" for i in range(4000)]
+    for share, salt in ((0.1, "teamrec-slack-digest"), (0.37, "another"), (0.0, "x"), (1.0, "x")):
+        settings = DigestSettings(rollout_share=share, rollout_salt=salt)
+        experiment = same_rollout(settings, unit)
+        taken = assign(experiment, teams, None if unit == "team" else ["U1"] * len(teams)) != NOT_ASSIGNED
+        digest = digest_rollout(settings)
+        assert [digest(t) for t in teams] == taken.tolist(), (share, salt)
+        # and the service serves the experiment's arms to exactly those teams
+        assert [bool(experiment_arms((experiment,), t)) for t in teams[:300]] == taken[:300].tolist()
+        if 0 < share < 1:
+            assert abs(taken.mean() - share) < 0.03
+
+
 def test_rollout_share_by_the_experiment_assignment():
     teams = [f"team-{i}" for i in range(4000)]
     tenth = DigestSettings(rollout_share=0.1)
-    draws = rollout_draw(rollout_experiment(tenth), teams)  # the assignment's team draw, vectorised
+    draws = team_draws(tenth.rollout_name, teams, tenth.rollout_salt)  # the assignment's team draw, vectorised
     assert 0.085 < np.mean(draws < 0.1) < 0.115
     in_tenth = digest_rollout(tenth)
     assert [in_tenth(t) for t in teams[:200]] == list(draws[:200] < 0.1)  # one team at a time: the same
     assert not any(digest_rollout(DigestSettings(rollout_share=0.0))(t) for t in teams[:100])
-    fifth = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.2)), teams) < 0.2
-    assert fifth[draws < 0.1].all()  # raising the share keeps every team that was in
-    other = rollout_draw(rollout_experiment(DigestSettings(rollout_share=0.1, rollout_salt="another")), teams)
-    assert ((other < 0.1) != (draws < 0.1)).any()
+    fifth = [digest_rollout(DigestSettings(rollout_share=0.2))(t) for t in teams]
+    assert np.asarray(fifth)[draws < 0.1].all()  # raising the share keeps every team that was in
+    other = digest_rollout(DigestSettings(rollout_share=0.1, rollout_salt="another"))
+    assert [other(t) for t in teams] != list(draws < 0.1)
 
 
 def test_digest_items_cut_to_k_and_the_score_threshold():

@@ -186,7 +186,9 @@ def _similar(model: TeamModel, kind: str, k: int, threads: int = 1) -> pd.DataFr
     data = model.data
     n = data.n_items if kind == "item" else data.n_users
     hidden = data.private if kind == "item" else np.zeros(n, dtype=bool)
-    want = min(max(n - 1, 0), k + int(hidden.sum()))
+    # Never listed: private items (the output is public) and archived ones.
+    unlisted = data.hidden_row(None) if kind == "item" else hidden
+    want = min(max(n - 1, 0), k + int(unlisted.sum()))
     queries = np.flatnonzero(~hidden)
     if want == 0 or len(queries) == 0:
         schema = SCHEMAS[f"similar_{kind}s"]
@@ -205,7 +207,7 @@ def _similar(model: TeamModel, kind: str, k: int, threads: int = 1) -> pd.DataFr
     parts = [getattr(algorithm, method)(queries[s : s + _BLOCK], want) for s in range(0, len(queries), _BLOCK)]
     found = np.concatenate([p[0] for p in parts])
     scores = np.concatenate([p[1] for p in parts])
-    keep = (found >= 0) & ~hidden[np.maximum(found, 0)]
+    keep = (found >= 0) & ~unlisted[np.maximum(found, 0)]
     rank = np.cumsum(keep, axis=1)
     keep &= rank <= k
     rows, cols = np.nonzero(keep)

@@ -151,10 +151,11 @@ def register(app: typer.Typer) -> None:
         assert settings.slack is not None
         slack_settings = settings.slack.with_env()
         service = _started(settings)
+        state = DigestState(slack_settings.digest_state or ":memory:")
+        service.on_close(state.close)
         try:
             team = SlackTeam(service.team(slack_settings.team))
             people = [str(u) for u in team.service.state.model.data.users.ids]
-            state = DigestState(slack_settings.digest_state or ":memory:")
             outcome = send_digests(slack_client(slack_settings), team, slack_settings, state, people)
         finally:
             service.close()

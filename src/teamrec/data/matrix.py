@@ -13,7 +13,9 @@ indices, so every model and every display sees the same numbering. The steps, in
 
 Privacy travels with the matrix: ``private`` flags the items that only their members may see,
 and ``members`` is the users x items membership (from *every* event kind, before filters) used
-to let members, and only members, see a private item.
+to let members, and only members, see a private item. ``archived`` flags the items nobody is
+shown any more (an archived channel, from the item metadata the readers fill): the hidden masks
+hide them from everyone, so no surface recommends them or lists them as similar.
 
 Two event kinds are rules, not interactions (:data:`~teamrec.data.events.EXCLUDING_KINDS`): a
 ``leave`` removes the person's earlier events on that item (they left the channel: it is no
@@ -111,6 +113,7 @@ class InteractionMatrix:
             self.excluded = sp.csr_matrix(self.matrix.shape, dtype=bool)
         self._names: dict[str, _NameIndex] = {}
         self._private: np.ndarray | None = None
+        self._archived: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -132,6 +135,19 @@ class InteractionMatrix:
             private.setflags(write=False)
             self._private = private
         return self._private
+
+    @property
+    def archived(self) -> np.ndarray:
+        """Boolean mask of the archived items, never shown to anyone (read-only, computed once;
+        all False when the metadata has no ``archived`` column, as in models saved before it)."""
+        if self._archived is None:
+            if "archived" in self.item_meta.columns:
+                archived = self.item_meta["archived"].fillna(False).to_numpy(dtype=bool).copy()
+            else:
+                archived = np.zeros(self.n_items, dtype=bool)
+            archived.setflags(write=False)
+            self._archived = archived
+        return self._archived
 
     def item_names(self, index: np.ndarray | int) -> np.ndarray:
         return self.item_meta["name"].to_numpy()[index]
@@ -157,17 +173,17 @@ class InteractionMatrix:
 
     def hidden_row(self, user: int | None, *, public_only: bool = False) -> np.ndarray:
         """A fresh boolean mask (n_items) of what ``user`` must not be shown: private items
-        they are not a member of (every private item for ``None`` or ``public_only``) and what
-        they dismissed or left."""
+        they are not a member of (every private item for ``None`` or ``public_only``), what
+        they dismissed or left, and archived items (hidden from everyone, members too)."""
         mask = np.array(self.private, dtype=bool)
-        if user is None:
-            return mask
-        members, excluded = self._masks()
-        if not public_only and mask.any():
-            start, end = members.indptr[user], members.indptr[user + 1]
-            mask[members.indices[start:end]] = False
-        start, end = excluded.indptr[user], excluded.indptr[user + 1]
-        mask[excluded.indices[start:end]] = True
+        if user is not None:
+            members, excluded = self._masks()
+            if not public_only and mask.any():
+                start, end = members.indptr[user], members.indptr[user + 1]
+                mask[members.indices[start:end]] = False
+            start, end = excluded.indptr[user], excluded.indptr[user + 1]
+            mask[excluded.indices[start:end]] = True
+        mask |= self.archived
         return mask
 
     def _masks(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -177,17 +193,18 @@ class InteractionMatrix:
 
     def hidden_items(self, users: np.ndarray) -> sp.csr_matrix:
         """users x items mask (True = must not be shown): private items the user is not in,
-        and items the user dismissed or left."""
+        items the user dismissed or left, and archived items (every row)."""
         users = np.asarray(users, dtype=np.int64)
         members, excluded_all = self._masks()
         excluded = excluded_all[users]
-        private = self.private
-        if not private.any():
+        private, archived = self.private, self.archived
+        if not private.any() and not archived.any():
             return sp.csr_matrix(excluded, dtype=bool)
-        priv_cols = np.flatnonzero(private)
-        member_part = members[users][:, priv_cols].toarray()
         hidden = np.zeros((len(users), self.n_items), dtype=bool)
-        hidden[:, priv_cols] = ~member_part
+        if private.any():
+            priv_cols = np.flatnonzero(private)
+            hidden[:, priv_cols] = ~members[users][:, priv_cols].toarray()
+        hidden[:, archived] = True
         return (sp.csr_matrix(hidden) + excluded).astype(bool).tocsr()
 
 

@@ -3,7 +3,8 @@
 The pieces, in the order a recommendation meets them::
 
     settings.py     Experiment / Arm (typed, extra keys forbidden), fingerprint, check_unchanged
-    assignment.py   assign(experiment, teams, persons, at) -> arm index per row (salted hash, no state)
+    assignment.py   assign(experiment, teams, persons, at) -> arm index per row (salted hash, no state);
+                    in_rollout(name, team, share, salt): the team draw alone (the Slack digest)
     exploration.py  explore(ranked, pool, k, epsilon, seed) -> items, explored flags, propensities
     frames.py       the impressions and feedback logs' schemas and their validation
     stats.py        Wilson interval, delta-method ratio difference, SRM chi-square, IPS / SNIPS
@@ -13,7 +14,7 @@ The pieces, in the order a recommendation meets them::
 See docs/experiments.md for how to declare one and read its report.
 """
 
-from teamrec.experiments.assignment import NOT_ASSIGNED, assign, assign_names, assign_one
+from teamrec.experiments.assignment import NOT_ASSIGNED, assign, assign_names, assign_one, in_rollout, team_draws
 from teamrec.experiments.exploration import explore, seed_for, show_probability
 from teamrec.experiments.frames import (
     ACTIONS,
@@ -52,6 +53,7 @@ __all__ = [
     "check_unchanged",
     "explore",
     "fingerprint",
+    "in_rollout",
     "off_policy_ctr",
     "parse_experiment",
     "parse_experiments",
@@ -59,6 +61,7 @@ __all__ = [
     "seed_for",
     "show_probability",
     "srm_check",
+    "team_draws",
     "validate_feedback",
     "validate_impressions",
     "wilson_interval",

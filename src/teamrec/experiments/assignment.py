@@ -10,6 +10,10 @@ Two independent uniform draws come from the hash (:mod:`teamrec.experiments._has
 Outside ``[start, end)`` or outside the rollout, nobody is assigned (arm index ``-1``, name
 ``None``): the service then serves its default policy, and nothing is logged as the experiment.
 The same ids give the same arms in every process and after every restart or retrain.
+
+The team draw needs only a name and a salt, so it is public on its own (:func:`team_draws`,
+:func:`in_rollout`) for anything rolled out to a share of teams without arms (the Slack
+digest): the same name, share and salt take exactly the teams an experiment's rollout takes.
 """
 
 from __future__ import annotations
@@ -53,8 +57,12 @@ def _team_hashes(teams: Any, n: int | None, *seeds: np.uint64) -> tuple[int, lis
     return len(array), [hash_ids(distinct, seed, dedupe=False)[codes] for seed in seeds]
 
 
+def _rollout_seed(name: str, salt: str) -> np.uint64:
+    return seed_of(salt, name, "rollout")
+
+
 def _seeds(experiment: Experiment) -> tuple[np.uint64, np.uint64]:
-    return seed_of(experiment.salt, experiment.name, "rollout"), seed_of(experiment.salt, experiment.name, "arm")
+    return _rollout_seed(experiment.name, experiment.salt), seed_of(experiment.salt, experiment.name, "arm")
 
 
 def _unit_hash(experiment: Experiment, team_hash: np.ndarray, persons: Any, seed: np.uint64) -> np.ndarray:
@@ -65,10 +73,23 @@ def _unit_hash(experiment: Experiment, team_hash: np.ndarray, persons: Any, seed
     return combine(team_hash, hash_ids(_ids(persons, "person", len(team_hash)), seed, dedupe=False))
 
 
+def team_draws(name: str, teams: Sequence[Any] | np.ndarray, salt: str = "") -> np.ndarray:
+    """Each team's uniform draw in ``[0, 1)`` for the rollout named ``name`` salted with ``salt``
+    (a team is in a rollout of share ``s`` when its draw is below ``s``, so raising the share
+    keeps every team that was in). Vectorised over ``teams``."""
+    _, (h,) = _team_hashes(teams, None, _rollout_seed(name, salt))
+    return to_unit(h)
+
+
+def in_rollout(name: str, team: str, share: float, salt: str = "") -> bool:
+    """Whether ``team`` is in the rollout ``name`` (salted with ``salt``) taking ``share`` of
+    teams: what an experiment of that name, rollout and salt decides for the team."""
+    return bool(team_draws(name, [team], salt)[0] < share)
+
+
 def rollout_draw(experiment: Experiment, teams: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Each team's uniform draw in ``[0, 1)`` for the rollout (in when below ``experiment.rollout``)."""
-    _, (h,) = _team_hashes(teams, None, _seeds(experiment)[0])
-    return to_unit(h)
+    return team_draws(experiment.name, teams, experiment.salt)
 
 
 def unit_draw(experiment: Experiment, teams: Any, persons: Any = None) -> np.ndarray:

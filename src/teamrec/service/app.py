@@ -11,7 +11,7 @@ not from a CDN, so they work on a machine with no network.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,9 @@ class Service:
         self.settings = settings
         self._owns_store = store is None
         self.store: EventStore = store if store is not None else open_store(settings.database)
+        #: What the surfaces mounted on the service hold open (the Slack digest state), closed
+        #: with it, before the store.
+        self._closers: list[Callable[[], None]] = []
         self.registry = ModelRegistry(settings, self.store)
         #: Impressions and feedback, in the event store's database, apart from its events.
         self.feedback_log: FeedbackLog = open_feedback_log(self.store)
@@ -93,8 +96,14 @@ class Service:
             self.registry.start()
         self.refresher.start()
 
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Have :meth:`close` call ``close`` (a surface's own resources; last added, first closed)."""
+        self._closers.append(close)
+
     def close(self) -> None:
         self.refresher.stop()
+        while self._closers:
+            self._closers.pop()()
         self.feedback_log.close()
         self.registry.close()
         if self._owns_store:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from teamrec.errors import ConfigError, TeamrecError, UnknownIdError
-from teamrec.experiments.assignment import rollout_draw
+from teamrec.experiments.assignment import in_rollout
 from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
 from teamrec.service import training
@@ -408,7 +408,7 @@ def experiment_arms(experiments: tuple[Experiment, ...], team: str) -> dict[str,
     for experiment in experiments:
         if experiment.end is not None and experiment.end <= now:
             continue
-        if float(rollout_draw(experiment, [team])[0]) >= experiment.rollout:
+        if not in_rollout(experiment.name, team, experiment.rollout, experiment.salt):
             continue
         for arm in experiment.arms:
             arms[arm_key(experiment, arm)] = (experiment, arm)

@@ -3,9 +3,10 @@
 The triggering rules, each a setting of :class:`DigestSettings` (the deployed systems this
 project comes from chose theirs so as not to seem disruptive):
 
-1. the team is in the rollout: a share of teams, drawn by the experiment assignment
-   (:func:`teamrec.experiments.assignment.rollout_draw` of the experiment ``rollout_name``,
-   salted with ``rollout_salt``), so raising the share keeps every team that was in;
+1. the team is in the rollout: a share of teams, drawn by the experiment assignment's team
+   draw (:func:`teamrec.experiments.assignment.in_rollout` named ``rollout_name``, salted with
+   ``rollout_salt``: the teams an experiment of that name, rollout and salt would take), so
+   raising the share keeps every team that was in;
 2. not opted out, not snoozed;
 3. at most one digest per person per ``min_days_between`` days;
 4. only people in the workspace for at least ``min_tenure_days`` days (their first event) and
@@ -13,8 +14,7 @@ project comes from chose theirs so as not to seem disruptive):
 5. only in working hours of the person's time zone (Slack's ``tz_offset``), weekdays;
 6. only when the best channel scores at least ``min_score``. Which channels may be suggested
    at all is the service's rule, not the digest's: never private ones the person is not in,
-   joined, left or dismissed ones (the policy), nor archived ones (the Slack binding's
-   ``exclude``).
+   joined, left, dismissed or archived ones (the policy and the matrix's masks).
 
 Rules 2-5 are one vectorised pass over everyone (:func:`due`); rule 6 needs each person's
 answer, so it runs only for the people who passed (:func:`digest_items`). Digest state (last
@@ -27,7 +27,6 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from teamrec.experiments.assignment import rollout_draw
-from teamrec.experiments.settings import Arm, Experiment
+from teamrec.experiments.assignment import in_rollout
 
 if TYPE_CHECKING:
     from teamrec.service.teams import Answer
@@ -69,23 +67,14 @@ REASONS = ("rollout", "opted_out", "snoozed", "too_soon", "too_new", "too_many_c
            "nothing_to_suggest", "low_score")
 
 
-def rollout_experiment(settings: DigestSettings) -> Experiment:
-    """The digest's rollout as an experiment of the team unit: its ``rollout`` is the share of
-    teams that get digests, drawn like every experiment's rollout (a salted hash of the team).
-    The two arms only satisfy the experiment's shape; the digest uses the team draw alone."""
-    arms = (Arm(name="without", algorithm="popularity"), Arm(name="with", algorithm="popularity"))
-    return Experiment(name=settings.rollout_name, arms=arms, unit="team", rollout=settings.rollout_share,
-                      start=datetime(1970, 1, 1, tzinfo=UTC), salt=settings.rollout_salt)
-
-
 def digest_rollout(settings: DigestSettings) -> Callable[[str], bool]:
-    """Whether a team is in the digest's rollout (sticky, stateless, ``rollout_share`` of teams)."""
-    experiment = rollout_experiment(settings)
+    """Whether a team is in the digest's rollout (sticky, stateless, ``rollout_share`` of teams):
+    the experiment assignment's team draw, as for an experiment named ``rollout_name``."""
 
-    def in_rollout(team: str) -> bool:
-        return bool(rollout_draw(experiment, [team])[0] < experiment.rollout)
+    def team_in_rollout(team: str) -> bool:
+        return in_rollout(settings.rollout_name, team, settings.rollout_share, settings.rollout_salt)
 
-    return in_rollout
+    return team_in_rollout
 
 
 def due(people: pd.DataFrame, settings: DigestSettings, now: float, *, in_rollout: bool = True) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from teamrec.errors import ConfigError
 from teamrec.integrations.slack.app import create_slack_app
+from teamrec.integrations.slack.digest import DigestState
 from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.integrations.slack.team import SlackTeam
 
@@ -48,9 +49,13 @@ def slack_router(app: App, paths: tuple[str, ...] = PATHS) -> APIRouter:
 
 
 def bolt_app(service: Service, settings: SlackSettings, client: WebClient | None = None) -> App:
-    """The Bolt app over the service's team ``settings.team`` (secrets from the environment)."""
+    """The Bolt app over the service's team ``settings.team`` (secrets from the environment);
+    its digest state is closed when the service closes (the app's shutdown)."""
     settings = settings.with_env()
-    return create_slack_app(settings, SlackTeam(service.team(settings.team)), client)
+    team = SlackTeam(service.team(settings.team))
+    state = DigestState(settings.digest_state or ":memory:")
+    service.on_close(state.close)
+    return create_slack_app(settings, team, client, digest_state=state)
 
 
 def mount(web: FastAPI, service: Service, settings: SlackSettings) -> App:

@@ -12,8 +12,9 @@ left here is the mapping:
   (``source = ".../meta"``, ``format = "teamrec"``) while its events come from the event store.
   A channel created, renamed, archived or unarchived in Slack is upserted into that folder and
   the team is retrained (in the listener that runs after Slack got its ack);
-* archived channels are never recommended: their ids, read from the serving snapshot's
-  metadata, are the ``exclude`` of every recommendation;
+* archived channels are never recommended: that is the service's rule for every surface (the
+  matrix hides them), so an archive event reaches the App Home, the command and the digest
+  through the retrain it triggers;
 * the digest's per-person facts (first seen, channels they are in, time zone) come from the
   event store and the snapshot's people metadata, in one vectorised pass.
 """
@@ -57,27 +58,16 @@ class SlackTeam:
         self.metadata_dir: Path | None = (
             Path(spec.source) if spec.format == "teamrec" and spec.source is not None else None
         )
-        self._archived: tuple[int, list[str]] = (-1, [])
         self._meta_lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.service.name
 
-    def archived(self) -> list[str]:
-        """The ids of the archived channels of the snapshot in service (kept per version)."""
-        state = self.service.state
-        if self._archived[0] != state.version:
-            index = state.index
-            flags = np.asarray(index.item_archived, dtype=bool)
-            self._archived = (state.version, [index.item_ids[i] for i in np.flatnonzero(flags)])
-        return self._archived[1]
-
     # -- reading -------------------------------------------------------------------------------
     def recommend(self, user: str, k: int, *, surface: str) -> Answer:
-        """Channels for ``user`` with their reasons, never archived ones; logged on ``surface``."""
-        return self.service.recommend(person(user), user, k, exclude=self.archived(), explain=True,
-                                      surface=surface)
+        """Channels for ``user`` with their reasons (the service's rules); logged on ``surface``."""
+        return self.service.recommend(person(user), user, k, explain=True, surface=surface)
 
     def people(self, user: str, k: int) -> Answer | None:
         """People like ``user`` (None for a person the model does not know yet)."""
