@@ -44,7 +44,7 @@ from teamrec.errors import ConfigError
 from teamrec.recommender import Result, TeamModel
 from teamrec.spec import build_team
 
-DEFAULT_ALGORITHM = "item-knn"
+DEFAULT_ALGORITHM = "auto"
 
 SourceOrKeyArg = Annotated[
     str | None, typer.Argument(metavar="SOURCE", help="a data source (omit it with --model-dir)", show_default=False)
