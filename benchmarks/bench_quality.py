@@ -150,7 +150,7 @@ def deskdrop() -> sp.csr_matrix:
 
 
 def lastfm() -> sp.csr_matrix:
-    config = default_config("lastfm").model_copy(update={"binary": True})
+    config = default_config("lastfm", {"binary": True})
     return build_matrix(read_source(DATA / "lastfm-2k" / "user_artists.dat", "lastfm"), config=config).matrix
 
 

@@ -63,9 +63,9 @@ class TeamSpec(BaseModel):
             from teamrec.demo import DEMO_MATRIX
 
             base = DEMO_MATRIX
-        else:
-            base = default_config(fmt or self.format)
         try:
+            if self.format != DEMO_FORMAT:
+                return default_config(fmt or self.format, self.matrix)
             return MatrixConfig(**{**base.model_dump(), **self.matrix})
         except ValueError as exc:
             raise ConfigError(f"bad matrix settings: {exc}") from None

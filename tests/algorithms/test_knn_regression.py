@@ -206,12 +206,13 @@ SLACK_WITH, SLACK_WITHOUT = 1.7256, 1.7532
 
 
 def _occf_rmse(capsys, *args) -> tuple[float, float]:
-    """RMSE of the default model and of the same model without transforms, via the CLI."""
+    """RMSE of the default model and of the same model without transforms, via the CLI, on the
+    format's default scale (log activity for lastfm and slack-export activity: no --log1p)."""
     import json
 
     from teamrec.cli import main
 
-    code = main(["evaluate", *map(str, args), "--log1p", "--protocol", "occf-rmse", "--seed", "0",
+    code = main(["evaluate", *map(str, args), "--protocol", "occf-rmse", "--seed", "0",
                  "--algorithm", "knn-regression", "--algorithm", "plain=knn-regression",
                  "--param", "plain.transforms=false", "--json"])
     captured = capsys.readouterr()
@@ -237,6 +238,13 @@ def test_slack_export_message_activity_transforms_lower_the_rmse(capsys, slack_e
     assert with_t == pytest.approx(SLACK_WITH, abs=0.005)
     assert without_t == pytest.approx(SLACK_WITHOUT, abs=0.005)
     assert with_t < 0.99 * without_t
+
+
+def test_raw_counts_remain_one_option_away(capsys, slack_export_dir):
+    # --no-log1p: the raw message counts (where the transforms do not pay on this team)
+    with_t, without_t = _occf_rmse(capsys, slack_export_dir, "--format", "slack-export", "--kind", "message",
+                                   "--kind", "reply", "--agg", "sum", "--no-binary", "--no-log1p")
+    assert without_t > 2 * SLACK_WITHOUT  # counts, not their logarithms
 
 
 def test_transform_shrinkage_weighs_the_identity_against_the_common_people():

@@ -77,7 +77,9 @@ def test_similar_channels_on_the_real_export(capsys, slack_export_dir):
 
 def test_train_then_people_and_recommend_by_name_on_the_real_export(capsys, tmp_path, slack_export_dir):
     summary = run_json(capsys, "train", slack_export_dir, "--format", "slack-export", "--out", tmp_path / "m")
-    assert summary["algorithm"] == "item-knn" and summary["items"] == 38
+    assert summary["algorithm"] == "auto" and summary["items"] == 38  # the default: chosen per team
+    choice = summary["choice"]
+    assert choice["algorithm"] in {r["algorithm"] for r in choice["validation"]} and not choice["budget_cut"]
     people = run_json(capsys, "people", "--model-dir", tmp_path / "m", "Rachel Mann", "-k", "5")
     assert len(people) == 5 and "Rachel Mann" not in [p["name"] for p in people]
     assert all(p["reason"].startswith("you share") for p in people)

@@ -164,3 +164,15 @@ def test_decay_reference_is_the_latest_event_capped_at_the_clock():
     assert decay_reference(np.array([10.0, 500.0]), clock=100.0) == 100.0  # one event in the future
     assert decay_reference(np.array([10.0, 500.0]), 50.0, clock=100.0) == 50.0  # explicit reference
     assert decay_reference(np.array([np.nan])) == 0.0
+
+
+def test_activity_formats_default_to_log_activity_unless_told_or_binary():
+    from teamrec.data.matrix import default_config
+
+    assert default_config("lastfm").log1p  # play counts
+    assert not default_config("lastfm", {"log1p": False}).log1p
+    assert not default_config("lastfm", {"binary": True}).log1p  # 0/1 needs no scale
+    assert not default_config("slack-export").log1p  # membership: binary
+    assert default_config("slack-export", {"binary": False, "kinds": ("message",)}).log1p  # message counts
+    assert not default_config("movielens").log1p and not default_config("deskdrop").log1p
+    assert not default_config(None).log1p

@@ -130,10 +130,8 @@ class EASE(Algorithm):
         self._check_size(n_items)
         Xv = self._values(X)
         self.binarized_ = Xv is not X
-        gram = (Xv.T @ Xv).toarray()
         self.lambda_ = float(self.config.regularization or scaled_lambda(Xv, self.config.regularization_scale))
-        gram[np.diag_indices(n_items)] += self.lambda_
-        self.gram_inverse_ = spd_inverse(gram)
+        self.gram_inverse_ = gram_inverse(sp.csr_matrix(Xv.T @ Xv), self.lambda_)
         self._after_load()
 
     def _person_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:
@@ -224,6 +222,38 @@ def scaled_lambda(X: sp.spmatrix, scale: float) -> float:
     X = sp.csr_matrix(X)
     mean_diag = float(np.square(X.data).sum()) / max(X.shape[1], 1)
     return scale * max(mean_diag, 1e-3)
+
+
+def gram_inverse(gram: sp.csr_matrix, lam: float) -> np.ndarray:
+    """``(G + lam I)^-1`` for a sparse Gram matrix ``G``, dense, one connected block at a time.
+
+    Items that no person links (no common person, directly or through other items) are the
+    Gram matrix's connected components: it is block diagonal in them, and so is its inverse.
+    Each component is inverted on its own (:func:`spd_inverse`; an item alone is
+    ``1 / (g_ii + lam)``), so a catalogue of many small groups costs the cube of its largest
+    group, not of the catalogue. The same exact inverse either way; components are taken in
+    label order, so the result does not depend on the machine.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    n = gram.shape[0]
+    n_parts, labels = connected_components(gram, directed=False)
+    if n_parts == 1:
+        dense = gram.toarray()
+        dense[np.diag_indices(n)] += lam
+        return spd_inverse(dense)
+    out = np.zeros((n, n))
+    sizes = np.bincount(labels, minlength=n_parts)
+    alone = np.flatnonzero(sizes[labels] == 1)
+    out[alone, alone] = 1.0 / (gram.diagonal()[alone] + lam)
+    order = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for part in np.flatnonzero(sizes > 1):  # one Python step per group of linked items
+        idx = order[starts[part] : starts[part + 1]]
+        block = gram[idx][:, idx].toarray()
+        block[np.diag_indices(len(idx))] += lam
+        out[np.ix_(idx, idx)] = spd_inverse(block)
+    return out
 
 
 def spd_inverse(A: np.ndarray) -> np.ndarray:

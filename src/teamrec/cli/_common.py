@@ -44,7 +44,11 @@ BinaryOpt = Annotated[
         "--binary/--no-binary", help="every interaction counts 1 (--no-binary: keep the values; default per format)"
     ),
 ]
-Log1pOpt = Annotated[bool, typer.Option("--log1p", help="values become log(1 + x)")]
+Log1pOpt = Annotated[
+    bool | None,
+    typer.Option("--log1p/--no-log1p", help="values become log(1 + x) (default: the format's; on for activity "
+                 "counts of lastfm, and of slack-export with --no-binary)", show_default=False),
+]
 HalfLifeOpt = Annotated[float | None, typer.Option("--half-life", help="time decay half-life in days")]
 MinValueOpt = Annotated[float | None, typer.Option("--min-value", help="drop entries below this value")]
 MinUserOpt = Annotated[int, typer.Option("--min-user", help="keep users with at least N items")]
@@ -106,7 +110,7 @@ def matrix_overrides(
     kinds: list[str] | None = None,
     agg: str | None = None,
     binary: bool | None = None,
-    log1p: bool = False,
+    log1p: bool | None = None,
     half_life: float | None = None,
     min_value: float | None = None,
     min_user: int = 0,
@@ -122,8 +126,8 @@ def matrix_overrides(
         overrides["agg"] = agg
     if binary is not None:
         overrides["binary"] = binary
-    if log1p:
-        overrides["log1p"] = True
+    if log1p is not None:
+        overrides["log1p"] = log1p
     if half_life is not None:
         overrides["half_life_days"] = half_life
     if min_value is not None:

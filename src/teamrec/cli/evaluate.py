@@ -182,7 +182,7 @@ def evaluate(
     kind_value: KindValueOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
@@ -211,7 +211,7 @@ def evaluate(
     command = _command_line(source, fmt, {
         "--team": team, "--column": columns, "--kind": kinds, "--kind-value": kind_value,
         "--kind-weight": kind_weight, "--agg": agg, "--binary": binary or None,
-        "--no-binary": binary is False or None, "--log1p": log1p,
+        "--no-binary": binary is False or None, "--log1p": log1p or None, "--no-log1p": log1p is False or None,
         "--half-life": half_life, "--min-value": min_value, "--min-user": min_user or None,
         "--min-item": min_item or None, "--skip-bad-rows": skip_bad_rows, "--protocol": protocol,
         "--test-share": test_share, "--zero-ratio": zero_ratio, "--folds": folds, "--negatives": negatives,

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teamrec.algorithms.auto import Auto, choice_of
 from teamrec.cli._common import (
     AggOpt,
     BinaryOpt,
@@ -43,7 +44,7 @@ from teamrec.errors import ConfigError
 from teamrec.recommender import Result, TeamModel
 from teamrec.spec import build_team
 
-DEFAULT_ALGORITHM = "item-knn"
+DEFAULT_ALGORITHM = "auto"
 
 SourceOrKeyArg = Annotated[
     str | None, typer.Argument(metavar="SOURCE", help="a data source (omit it with --model-dir)", show_default=False)
@@ -106,7 +107,10 @@ def load_team_model(
         return TeamModel.load(model_dir)
     assert source is not None
     spec = team_spec(source, algorithm=algorithm or DEFAULT_ALGORITHM, params=parse_params(params), **matrix)
-    return build_team(spec, dataset=read_spec(spec))
+    model = build_team(spec, dataset=read_spec(spec))
+    if isinstance(model.algorithm, Auto):  # say what was chosen (stderr: --json output stays parseable)
+        typer.echo(model.algorithm.describe(), err=True)
+    return model
 
 
 def _print(results: list[Result], title: str, as_json: bool) -> None:
@@ -144,7 +148,7 @@ def similar(
     kinds: KindsOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
@@ -178,7 +182,7 @@ def recommend(
     kinds: KindsOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
@@ -212,7 +216,7 @@ def people(
     kinds: KindsOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
@@ -242,7 +246,7 @@ def train(
     kinds: KindsOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,
@@ -261,6 +265,7 @@ def train(
         "params": model.algorithm.get_params(),
         "users": model.data.n_users,
         "items": model.data.n_items,
+        "choice": choice_of(model.algorithm),
     }
     if as_json:
         echo_json(summary)

@@ -175,7 +175,7 @@ def serve(
     kinds: KindsOpt = None,
     agg: AggOpt = None,
     binary: BinaryOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
     half_life: HalfLifeOpt = None,
     min_value: MinValueOpt = None,
     min_user: MinUserOpt = 0,

@@ -26,7 +26,7 @@ interested") put the pair in ``excluded``: never recommended to that person agai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -69,9 +69,22 @@ FORMAT_DEFAULTS: dict[str, MatrixConfig] = {
 }
 
 
-def default_config(fmt: str | None) -> MatrixConfig:
-    """The matrix defaults for a source format (plain sums for unknown formats)."""
-    return FORMAT_DEFAULTS.get(fmt or "", MatrixConfig())
+#: Formats whose non-binary values are activity counts (plays, messages, replies): heavy-tailed,
+#: so they are log-scaled, ``log(1 + x)``, unless ``log1p`` is set. On log activity the activity
+#: model's per-pair transforms lower the one-class RMSE on Last.fm 2K and on the Slack export's
+#: messages and replies; on raw counts they raise it (docs/benchmarks.md, issue 13).
+LOG_ACTIVITY_FORMATS = frozenset({"lastfm", "slack-export"})
+
+
+def default_config(fmt: str | None, overrides: dict[str, Any] | None = None) -> MatrixConfig:
+    """The matrix defaults for a source format (plain sums for unknown formats) with
+    ``overrides``; activity counts of :data:`LOG_ACTIVITY_FORMATS` (not binarised) are
+    log-scaled unless ``overrides`` says otherwise. Pydantic's ``ValueError`` for a bad setting."""
+    base = FORMAT_DEFAULTS.get(fmt or "", MatrixConfig())
+    merged = {**base.model_dump(), **(overrides or {})}
+    if fmt in LOG_ACTIVITY_FORMATS and "log1p" not in (overrides or {}) and not merged["binary"]:
+        merged["log1p"] = True
+    return MatrixConfig(**merged)
 
 
 @dataclass

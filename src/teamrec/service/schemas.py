@@ -160,6 +160,19 @@ class RetrainError(_Out):
     message: str
 
 
+class AutoChoice(_Out):
+    """What ``auto`` chose for this team at its last full fit, and the validation figures behind it."""
+
+    algorithm: str = Field(description="the algorithm chosen")
+    params: dict[str, Any] = Field(description="its parameters")
+    metric: str = Field(description="the validation metric it was chosen by")
+    value: float = Field(description="the chosen candidate's validation figure")
+    validation: list[dict[str, Any]] = Field(description="every candidate tried: algorithm, params, figure, seconds")
+    budget_cut: bool = Field(description="the time budget stopped the search before every candidate was tried")
+    not_tried: list[str]
+    search_seconds: float
+
+
 class ModelOut(_Out):
     team: str
     algorithm: str
@@ -181,6 +194,7 @@ class ModelOut(_Out):
     last_retrain_error: RetrainError | None = Field(
         None, description="the last retrain that failed, until one succeeds (the old model kept serving)"
     )
+    choice: AutoChoice | None = Field(None, description="with algorithm auto: what it chose and why (else null)")
 
 
 # -- ingestion -------------------------------------------------------------------------------

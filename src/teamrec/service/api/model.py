@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from teamrec.algorithms.auto import choice_of
 from teamrec.service.api._deps import ERRORS, PREFIX, AdminTeam, ReadTeam, caller
 from teamrec.service.schemas import ModelOut
 from teamrec.service.teams import Caller
@@ -45,6 +46,7 @@ def model_info(service, state, caller: Caller) -> dict:
         },
         "retraining": state.name in service.registry.retraining,
         "last_retrain_error": _failure(service.registry.failures.get(state.name)),
+        "choice": choice_of(model.algorithm),
     }
 
 
