@@ -107,7 +107,8 @@ class _Export:
     def _open_zip(self) -> None:
         try:
             self._zip = zipfile.ZipFile(self.path)
-            members = [m for m in self._zip.infolist() if not m.is_dir()]
+            # a member without a name (a damaged directory) is nothing to read
+            members = [m for m in self._zip.infolist() if m.filename and not m.is_dir()]
         except _ZIP_ERRORS as exc:
             raise DataError(f"not a readable zip file ({exc})", file=str(self.path)) from None
         members = [m for m in members if not m.filename.startswith("__MACOSX/")]
