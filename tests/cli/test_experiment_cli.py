@@ -34,6 +34,25 @@ def test_simulate_ml100k_ease_beats_popularity_and_ips_matches_the_truth(ml100k_
     assert chart.read_bytes().startswith(b"<?xml")
 
 
+def test_simulate_deskdrop_blend_above_popularity_on_new_articles(deskdrop_csv, capsys):
+    """Pinned: the first 600 visits of Deskdrop's random per-person hold-out of whole (person,
+    article) pairs, the benchmark's event strengths and log1p, the offline-strongest blend."""
+    strengths = ["VIEW=1", "LIKE=2", "BOOKMARK=2.5", "FOLLOW=3", "COMMENT CREATED=4"]
+    code = main(["simulate", str(deskdrop_csv), "--format", "deskdrop", "--experiment",
+                 str(EXPERIMENTS / "deskdrop.toml"), "--action", "click", "--split", "random", "--log1p",
+                 *[arg for kv in strengths for arg in ("--kind-value", kv)], "--max-visits", "600", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    arms = {a["arm"]: a for a in out["report"]["arms"]}
+    assert out["visits"] == 600
+    assert arms["blend"]["ctr"] == pytest.approx(0.0106, abs=0.004)
+    assert arms["popularity"]["ctr"] == pytest.approx(0.0064, abs=0.003)
+    assert arms["blend"]["ctr"] > arms["popularity"]["ctr"]
+    (check,) = out["off_policy"]
+    assert check["arm"] == "blend" and check["within"]
+    assert check["truth"] == pytest.approx(0.0146, abs=0.005)
+
+
 def test_simulate_refuses_a_missing_experiment(ml100k_dir, capsys):
     assert main(["simulate", str(ml100k_dir), "--format", "movielens", "--experiment", "nope"]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -168,6 +168,27 @@ def test_split_holdout_by_time_and_per_person():
         split_holdout(events, 1.0)
 
 
+def test_split_holdout_never_holds_out_what_the_person_already_took():
+    """Repeated events of one (person, item) -- Deskdrop's re-reads -- are never a hold-out
+    target the person already has in training: they could never be a hit."""
+    base = team_events(persons=40)
+    again = base.assign(timestamp=base["timestamp"] + 5e5)  # every pair taken a second time, later
+    events = pd.concat([base, again], ignore_index=True)
+    train, test = split_holdout(events, 0.3)
+    taken = set(zip(train["user"], train["item"], strict=True))
+    assert len(test) and not any(p in taken for p in zip(test["user"], test["item"], strict=True))
+    assert len(test) < 0.3 * len(events) - 20  # the re-takes of training pairs were dropped
+    assert train["timestamp"].max() < test["timestamp"].min()
+    untimed = events.assign(timestamp=np.nan)
+    train, test = split_holdout(untimed, 0.3, seed=2)
+    taken = set(zip(train["user"], train["item"], strict=True))
+    assert not any(p in taken for p in zip(test["user"], test["item"], strict=True))
+    # whole pairs: 3 of each person's 10 distinct items, both of their events
+    assert (test.groupby("user")["item"].nunique() == 3).all()
+    assert (test.groupby("user").size() == 6).all()
+    assert len(train) + len(test) == len(untimed)
+
+
 def test_first_click_mode_clicks_the_highest_placed_future_item_only():
     events = team_events()
     sim, _, holdout = run(events, clicks="first")

@@ -131,3 +131,29 @@ def test_an_incremental_refresh_serves_what_a_retrain_serves(client):
     assert client.get(f"{G}/model", headers=A).json()["events"]["since_training"] == 0
     client.post(f"{G}/model/retrain", headers=A)
     assert {u: recs(client, u)[1] for u in incremental} == incremental
+
+
+def test_fresh_events_merge_their_parts_once_and_give_the_same_frame():
+    """FreshEvents.of keeps a person's parts merged (one concatenation per new batch, not per
+    request): the frame is every fresh event of that person, oldest first, as before."""
+    from teamrec.data.events import make_events
+    from teamrec.data.matrix import MatrixConfig
+    from teamrec.service.online import FreshEvents
+
+    store = MemoryEventStore()
+    fresh = FreshEvents("globex", 0, MatrixConfig())
+    batches = [make_events(user=["g1", "g2", "g1"], item=[f"G{b}", "G9", f"H{b}"], value=float(b + 1),
+                           timestamp=1.8e9 + b, team="globex") for b in range(3)]
+    for batch in batches:
+        store.append("globex", batch)
+        fresh.catch_up(store)
+    everything = pd.concat(batches, ignore_index=True)
+    expected = everything[everything["user"] == "g1"][["item", "value"]].reset_index(drop=True)
+    first = fresh.of("g1")
+    pd.testing.assert_frame_equal(first[["item", "value"]].reset_index(drop=True), expected)
+    assert fresh.of("g1") is first  # merged once, not again per request
+    store.append("globex", make_events(user=["g1"], item=["K1"], value=5.0, timestamp=1.9e9, team="globex"))
+    fresh.catch_up(store)
+    assert fresh.of("g1")["item"].tolist() == expected["item"].tolist() + ["K1"]
+    assert fresh.of("g2")["item"].tolist() == ["G9", "G9", "G9"]
+    assert fresh.of("nobody") is None

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from teamrec.cli._common import ColumnsOpt, FormatOpt, JsonOpt, KindValueOpt, parse_floats, parse_pairs
+from teamrec.cli._common import ColumnsOpt, FormatOpt, JsonOpt, KindValueOpt, Log1pOpt, parse_floats, parse_pairs
 from teamrec.errors import ConfigError
 from teamrec.experiments.settings import Experiment, parse_experiments
 
@@ -120,6 +120,7 @@ def simulate(
     config: ConfigOpt = None,
     columns: ColumnsOpt = None,
     kind_value: KindValueOpt = None,
+    log1p: Log1pOpt = False,
     share: Annotated[float, typer.Option("--holdout", help="share of the events held out and replayed")] = 0.2,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="items per list")] = 10,
     max_visits: Annotated[
@@ -141,7 +142,8 @@ def simulate(
     exp = load_experiment(experiment, config)
     options = {"columns": parse_pairs(columns, "--column")} if columns else {}
     kind_values = parse_floats(kind_value, "--kind-value")
-    result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values, share=share, k=k,
+    result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values,
+                                 matrix={"log1p": True} if log1p else None, share=share, k=k,
                                  max_visits=max_visits, action=action, seed=seed, split=split)
     _write_chart(result.simulation.report, chart)
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_text())

@@ -82,24 +82,39 @@ def split_holdout(events: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd
     """Split an events frame into ``(train, holdout)`` for :func:`replay`.
 
     With a timestamp on every event: the last ``share`` of the events in time (one cut-off time
-    for everybody, as a rollout would meet them). Otherwise: ``share`` of each person's events,
-    drawn at random (seeded), so every person with two or more events keeps some for training.
+    for everybody, as a rollout would meet them). Otherwise: ``share`` of each person's distinct
+    items, drawn at random (seeded), so every person with two or more items keeps some for
+    training.
+
+    The hold-out is what a person will newly take, so it never repeats what they already took
+    in training: the random split holds out whole (person, item) pairs (every event of the pair
+    goes to one side), and the time split drops the held-out events of pairs already in
+    training (a re-read or a second rating). Those could never be hits -- the service hides
+    what a person has already consumed -- and on data with many repeated events (Deskdrop:
+    most held-out views were re-reads) they would fill the replay with visits no arm can win.
     """
     if not 0.0 < share < 1.0:
         raise DataError(f"hold-out share must be in (0, 1), got {share!r}", field="share")
     times = pd.to_numeric(events["timestamp"], errors="coerce").to_numpy(dtype=float)
+    person = (events["team"].astype(str) + "\x1f" + events["user"].astype(str)).to_numpy()
+    pair = pd.factorize(pd.Series(person) + "\x1f" + events["item"].astype(str).to_numpy())[0]
     if len(events) and np.isfinite(times).all():
         cut = np.quantile(times, 1.0 - share, method="higher")
         test = times >= cut
         if test.all():  # every event at one time: nothing would be left to learn from
             test = np.zeros(len(events), dtype=bool)
-    else:
-        key = np.random.default_rng(seed).random(len(events))
-        person = events["team"].astype(str) + "\x1f" + events["user"].astype(str)
-        rank = pd.Series(key).groupby(person.to_numpy()).rank(method="first").to_numpy()
-        size = person.map(person.value_counts()).to_numpy()
-        take = np.where(size >= 2, np.minimum(np.floor(share * size + 0.5), size - 1), 0)
-        test = rank <= take
+        in_train = np.zeros(int(pair.max()) + 1 if len(pair) else 0, dtype=bool)
+        in_train[pair[~test]] = True
+        keep = ~test | ~in_train[pair]  # held-out events of pairs already in training are dropped
+        return events.loc[~test].reset_index(drop=True), events.loc[test & keep].reset_index(drop=True)
+    n_pairs = int(pair.max()) + 1 if len(pair) else 0
+    first = np.unique(pair, return_index=True)[1]  # one row per pair, in pair order
+    pair_person = person[first]
+    key = np.random.default_rng(seed).random(n_pairs)
+    rank = pd.Series(key).groupby(pair_person).rank(method="first").to_numpy()
+    size = pd.Series(pair_person).map(pd.Series(pair_person).value_counts()).to_numpy()
+    take = np.where(size >= 2, np.minimum(np.floor(share * size + 0.5), size - 1), 0)
+    test = (rank <= take)[pair]
     return events.loc[~test].reset_index(drop=True), events.loc[test].reset_index(drop=True)
 
 

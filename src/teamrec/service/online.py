@@ -61,12 +61,18 @@ class FreshEvents:
             return len(events)
 
     def of(self, user: str) -> pd.DataFrame | None:
-        """``user``'s fresh events, oldest first (None: none)."""
+        """``user``'s fresh events, oldest first (None: none).
+
+        The parts read since the last call are merged once and kept merged, so a person asking
+        again and again between two fits costs one concatenation per new batch of events, not
+        one per request (the frame is the same either way)."""
         with self._lock:
             parts = self._by_user.get(user)
             if not parts:
                 return None
-            return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            if len(parts) > 1:
+                parts[:] = [pd.concat(parts, ignore_index=True)]
+            return parts[0]
 
     def row(self, model: TeamModel, user: str) -> tuple[sp.csr_matrix | None, np.ndarray | None]:
         """``user``'s fresh row (1 x n_items, None when nothing new applies) and the items

@@ -170,9 +170,14 @@ def simulate_experiment(
             sim, checks = _replay(team, experiment, holdout.assign(team=TEAM), k, max_visits, action, seed)
         finally:
             service.close()
-    notes = [f"simulated with k={k}, hold-out share {share} ({split} split), feedback action {action!r}; the "
-             "experiment's window "
-             "and rollout are ignored (the simulated team takes part)"]
+    held_times = pd.to_numeric(holdout["timestamp"], errors="coerce").to_numpy(dtype=float)
+    how = "the last share in time" if np.isfinite(held_times).all() else "whole (person, item) pairs at random"
+    notes = [f"simulated with k={k}, hold-out share {share} ({split} split: {how}), feedback action {action!r}; "
+             "the experiment's window and rollout are ignored (the simulated team takes part)"]
+    unknown = int((~holdout["item"].astype(str).isin(set(train["item"].astype(str)))).sum())
+    if unknown:  # no arm can show an item its models never saw: a ceiling on every arm's CTR
+        notes.append(f"{unknown} of the {len(holdout)} held-out events ({unknown / len(holdout):.0%}) are of items "
+                     "the training part never saw, which no arm can recommend")
     return ServiceSimulation(sim, checks, len(train), len(holdout), time.perf_counter() - start, notes)
 
 
