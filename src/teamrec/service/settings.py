@@ -22,6 +22,8 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     refit_events = 1000          #   after this many new events per team (0: never)
     refit_seconds = 300          #   or when events have waited this long
     retrain_seconds = 86400      #   and a full retrain on this schedule (default: none)
+    catch_up_seconds = 1.0       # events stored by other processes (shared PostgreSQL) reach
+                                 #   answers within this delay (0: read on every request)
 
     [teams.acme.feedback_events]      # which feedback actions are learning events, as what
     join = { kind = "member" }        # (defaults per format: see DEFAULT_FEEDBACK_EVENTS)
@@ -200,6 +202,10 @@ class OnlineSettings(BaseModel):
     refit_events: int = Field(1000, ge=0, description="background refit after this many new events (0: never)")
     refit_seconds: float | None = Field(300.0, gt=0, description="refit when events waited this long (None: never)")
     retrain_seconds: float | None = Field(None, gt=0, description="full retrain on this schedule (None: never)")
+    catch_up_seconds: float = Field(
+        1.0, ge=0,
+        description="a request reads events other processes stored when the last read is older (0: every request)",
+    )
 
 
 class Settings(BaseModel):
