@@ -136,8 +136,8 @@ def build_settings(
     elif any(v is not None for v in (name, source_team, algorithm, model_dir)) or params or fmt or _given(reader):
         raise ConfigError("with --config, set teams in the file (or TEAMREC_TEAMS__NAME__... variables)")
     settings = load_settings(config, env=env, overrides=overrides)
-    if not settings.teams:
-        raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] table)")
+    if not settings.teams and settings.batch is None:
+        raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] or [batch] table)")
     return settings, added_key
 
 

@@ -56,7 +56,11 @@ class FreshEvents:
         self._lock = threading.Lock()
 
     def catch_up(self, store: EventStore) -> int:
-        """Read what the store has after :attr:`sequence`; returns how many events were new."""
+        """Read what the store has after :attr:`sequence`; returns how many events were new.
+        A snapshot without matrix settings (a model loaded without its source) has nothing to
+        fold events into: it reads nothing."""
+        if self.config is None:
+            return 0
         with self._lock:
             read_at = time.monotonic()
             events, top = store.since(self.team, self.sequence)
@@ -173,6 +177,8 @@ class Refresher:
         while not self._stop.wait(min(tick, 1.0)):
             now = time.time()
             for team in self.registry.names():
+                if team not in self.registry.settings.teams:  # a batch team: the next batch refits it
+                    continue
                 state = self.registry.get(team)
                 age = now - state.trained_at
                 state.fresh.catch_up(self.registry.store)

@@ -11,6 +11,10 @@ builds a whole new state aside (read the data, fit, build the index, fit the laz
 and then replaces the team's entry in one assignment, so a request sees either the old model
 or the new one, never a half-built one, and none waits for the retrain. Retrains of one team
 run one at a time; a retrain that fails leaves the serving model as it was.
+
+With ``[batch]`` settings the registry also serves the teams of a ``teamrec batch`` output
+(:mod:`teamrec.service.batch_models`): loaded on first request, the least recently used
+dropped beyond ``max_teams_loaded``, the same :class:`TeamState` as any other team.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from teamrec.data.matrix import extend_matrix
-from teamrec.errors import TeamrecError, UnknownIdError
+from teamrec.errors import TeamrecError, UnknownIdError, UnsupportedError
 from teamrec.experiments.assignment import rollout_draw
 from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
-from teamrec.service import training
+from teamrec.service import batch_models, training
 from teamrec.service.online import FreshEvents
 from teamrec.service.serving import ServingIndex
 from teamrec.service.settings import Settings
@@ -74,6 +78,12 @@ class ModelRegistry:
         #: The last failed retrain per team (``at``, ``message``), until one succeeds: a
         #: retrain in the background has nobody to answer, so /model reports it.
         self.failures: dict[str, dict[str, Any]] = {}
+        #: The batch teams loaded now, least recently used first (None: no ``[batch]``).
+        self.batch_loaded = (
+            batch_models.RecentlyUsed(settings.batch.max_teams_loaded) if settings.batch is not None else None
+        )
+        self._batch_lock = threading.Lock()  # the batch teams' entries of _states and their order
+        self._batch_loading: dict[str, threading.Lock] = {}
 
     def start(self) -> None:
         """Load or train every team (a saved model when there is one, else its source)."""
@@ -84,7 +94,8 @@ class ModelRegistry:
 
     @property
     def ready(self) -> bool:
-        return len(self._states) == len(self.settings.teams) + sum(len(a) for a in self.arms.values())
+        configured = sum(1 for team, _ in list(self._states) if team in self.settings.teams)
+        return configured == len(self.settings.teams) + sum(len(a) for a in self.arms.values())
 
     def names(self) -> list[str]:
         return sorted({team for team, _ in self._states})
@@ -93,10 +104,55 @@ class ModelRegistry:
         """The team's current state (of one experiment arm: ``"experiment/arm"``);
         :class:`UnknownIdError` for a team (or arm) not served here."""
         state = self._states.get((team, arm))
+        if self.batch_loaded is not None and arm is None and team not in self.settings.teams:
+            state = self._from_batch(team, state)
         if state is None:
             if arm is not None and (team, None) in self._states:
                 raise UnknownIdError("experiment arm", arm)
             raise UnknownIdError("team", team)
+        return state
+
+    def serves(self, team: str) -> bool:
+        """Whether ``team`` is served here: configured, or in the ``[batch]`` output."""
+        if team in self.settings.teams:
+            return True
+        return self.settings.batch is not None and batch_models.has_team(self.settings.batch, team)
+
+    def _from_batch(self, team: str, state: TeamState | None) -> TeamState | None:
+        """A batch team's state, loaded now when it is not in memory (None: no such team);
+        either way it becomes the most recently used, and the least recently used beyond
+        ``max_teams_loaded`` are dropped."""
+        assert self.batch_loaded is not None and self.settings.batch is not None
+        if state is None:
+            if not batch_models.has_team(self.settings.batch, team):
+                return None
+            with self._batch_lock:
+                loading = self._batch_loading.setdefault(team, threading.Lock())
+            with loading:  # one load per team at a time; the others wait for it
+                state = self._states.get((team, None))
+                if state is None:
+                    state = self._load_batch_team(team)
+        with self._batch_lock:
+            self._states[(team, None)] = state
+            for dropped in self.batch_loaded.use(team):
+                self._states.pop((dropped, None), None)
+                self._batch_loading.pop(dropped, None)
+                log.info("batch team %s: model dropped (least recently used)", dropped)
+        return state
+
+    def _load_batch_team(self, team: str) -> TeamState:
+        assert self.settings.batch is not None
+        built = training.load(team, batch_models.team_settings(self.settings.batch, team))
+        index = ServingIndex(built.model)
+        index.warm_up()
+        state = TeamState(
+            name=team, model=built.model, index=index, version=self._next_version(team, None),
+            trained_at=time.time(), train_seconds=built.seconds, store_events=0,
+            info={**built.info, "format": "batch output"},
+            # No source: nothing to fold events into or retrain from (the next batch run does).
+            sequence=0, fresh=FreshEvents(team, 0, None),
+        )
+        log.info("batch team %s: model loaded in %.2fs", team, built.seconds)
         return state
 
     def states(self, team: str) -> list[TeamState]:
@@ -110,6 +166,8 @@ class ModelRegistry:
         """Refit ``team`` on its source plus its stored events and swap the result in; a
         failure leaves the serving model as it was and is kept in :attr:`failures`."""
         self.get(team)
+        if team not in self.settings.teams:
+            raise UnsupportedError(f"team {team!r} is served from a batch output: the next batch run retrains it")
         try:
             state = self._build(team, prefer_saved=False)
             for key in self.arms[team]:
@@ -135,7 +193,7 @@ class ModelRegistry:
         in like a retrain. A team whose model cannot be extended (loaded without a source)
         is retrained instead."""
         current = self.get(team)
-        if current.fresh.config is None:
+        if current.fresh.config is None or team not in self.settings.teams:
             return self.retrain(team)
         state = self._refresh(team, None)
         for key in self.arms[team]:
