@@ -230,6 +230,8 @@ def serve(
             state = service.registry.get(team_name)
             noun = "channels" if state.model.data.item_kind == "channel" else "items"
             parts.append(f"{team_name} ({state.index.n_users} people, {state.index.n_items} {noun})")
+        if settings.batch is not None:
+            parts.append(f"the teams of {settings.batch.path} (at most {settings.batch.max_teams_loaded} loaded)")
         typer.echo(f"teamrec: serving {', '.join(parts)} at {url}")
         typer.echo(f"teamrec: API docs at {url}docs; health at {url}health; Ctrl-C stops")
         if added_key:
