@@ -121,6 +121,7 @@ class PostgresFeedbackLog:
             conn.execute("INSERT INTO experiments (name, fingerprint, first_run) VALUES (%s, %s, %s) "
                          "ON CONFLICT (name) DO NOTHING", (name, fingerprint, time.time()))
             row = conn.execute("SELECT fingerprint FROM experiments WHERE name = %s", (name,)).fetchone()
+        assert row is not None  # inserted above, or there already
         return str(row[0])
 
     def close(self) -> None:
