@@ -9,8 +9,10 @@ Two measurements per store, on loopback, bounded in count and time:
 2. **the service on the store**: ``teamrec serve`` on load_test.py's synthetic team (5,000
    people x 10,000 items, item-knn) with ``--database`` the store; recommendations driven at
    ``--rate`` requests/s (open loop, latency from when each request was due), optionally while
-   a writer posts 50-event batches through ``POST /events`` at ``--write-rate`` events/s; then the
-   most ``POST /events`` takes with 4 connections back to back -- read p99 and events/s.
+   a writer posts 50-event batches through ``POST /events`` at ``--write-rate`` events/s; then
+   the most ``POST /events`` takes with 4 connections back to back -- read p99 and events/s.
+   Also on the in-memory store, the baseline with nothing durable on the request path (every
+   recommendation logs its impressions in the store's database: one commit per request).
 
 PostgreSQL is a throwaway server (:class:`teamrec.store.pg_local.LocalPostgres`, same machine).
 
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--batches", type=int, default=200, help="store ingest: batches appended")
     parser.add_argument("--batch", type=int, default=500, help="events per batch (store and HTTP ingest)")
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the service on the in-memory store (no durable writes), as the baseline")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -161,12 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         for kind, make in stores.items():
             results[kind] = {"store": store_ingest(make("ingest"), batches=args.batches, batch=args.batch)}
             results[kind].update(service_run(folder, make("service"), args))
+        if args.memory:  # the baseline: nothing durable on the request path
+            results["memory"] = service_run(folder, "memory:", args)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     print(f"store ingest: {args.batches} batches x {args.batch} events, one writer, durable commits")
     print(f"{'':>10} {'append ev/s':>12} {'ms/batch':>9} {'since() ev/s':>13}")
     for kind, r in results.items():
+        if "store" not in r:
+            continue
         s = r["store"]
         print(f"{kind:>10} {s['append_events_per_s']:>12,.0f} {s['append_ms_per_batch']:>9} "
               f"{s['since_events_per_s']:>13,.0f}")
