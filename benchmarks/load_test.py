@@ -76,12 +76,14 @@ def synthetic_team(folder: Path, seed: int = 0) -> Path:
     return Dataset(events=events, items=meta, info={"format": "synthetic"}).save(folder)
 
 
-def start_service(folder: Path, algorithm: str) -> tuple[subprocess.Popen, str]:
-    """``teamrec serve FOLDER`` on a free loopback port; returns the process and its URL."""
+def start_service(folder: Path, algorithm: str, database: str = "memory:",
+                  env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``teamrec serve FOLDER`` on a free loopback port (events in ``database``); returns the
+    process and its URL."""
     code = "from teamrec.cli import run; run()"
     cmd = [sys.executable, "-c", code, "serve", str(folder), "--name", "load", "--port", "0",
-           "--database", "memory:", "--no-access-log", "--algorithm", algorithm]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+           "--database", database, "--no-access-log", "--algorithm", algorithm]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 300
     url = None

@@ -86,12 +86,12 @@ def test_similar_items_and_people_frames():
     events = generated_events()
     items = pd.DataFrame({"team": "acme", "item": ["C0"], "name": ["secret"], "private": [True]})
     sims = similar_items_team(events, TeamSpec(), k=3, items=items)
-    assert list(sims.columns) == ["team", "item", "rank", "other", "score"]
-    assert "C0" not in set(sims["item"]) and "C0" not in set(sims["other"])
-    assert (sims["item"] != sims["other"]).all() and sims.groupby("item").size().max() <= 3
+    assert list(sims.columns) == ["team", "item", "rank", "similar", "score"]
+    assert "C0" not in set(sims["item"]) and "C0" not in set(sims["similar"])
+    assert (sims["item"] != sims["similar"]).all() and sims.groupby("item").size().max() <= 3
     people = similar_people_team(events, TeamSpec(algorithm="als"), k=4)  # falls back to user-knn
-    assert list(people.columns) == ["team", "user", "rank", "other", "score"]
-    assert (people["user"] != people["other"]).all() and people.groupby("user").size().max() <= 4
+    assert list(people.columns) == ["team", "user", "rank", "similar", "score"]
+    assert (people["user"] != people["similar"]).all() and people.groupby("user").size().max() <= 4
     assert people.groupby("user")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
 
 

@@ -157,3 +157,16 @@ def test_fresh_events_merge_their_parts_once_and_give_the_same_frame():
     assert fresh.of("g1")["item"].tolist() == expected["item"].tolist() + ["K1"]
     assert fresh.of("g2")["item"].tolist() == ["G9", "G9", "G9"]
     assert fresh.of("nobody") is None
+def test_events_another_process_stored_reach_answers_within_catch_up_seconds(globex_dir):
+    shared = MemoryEventStore()  # what a second process appends to the same store
+    settings = make_settings(globex_dir, online={"refit_events": 0, "refit_seconds": None, "catch_up_seconds": 0})
+    with TestClient(create_app(settings, store=shared)) as client:
+        assert "G2" in recs(client, "g4")[1]
+        shared.append("globex", pd.DataFrame([{**member("g4", "G2"), "team": "globex"}]))
+        assert "G2" not in recs(client, "g4")[1]  # read on this request, no refit
+    settings = make_settings(globex_dir, online={"refit_events": 0, "refit_seconds": None, "catch_up_seconds": 3600})
+    with TestClient(create_app(settings, store=MemoryEventStore())) as client:
+        store = client.app.state.service.store
+        recs(client, "g4")  # the first request reads the store; the next read is an hour away
+        store.append("globex", pd.DataFrame([{**member("g4", "G2"), "team": "globex"}]))
+        assert "G2" in recs(client, "g4")[1]

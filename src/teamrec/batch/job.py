@@ -26,7 +26,8 @@ thread limit, so engines running several teams at once do not oversubscribe the 
     OUT/_batch.json                  engine, spec, teams, rows and seconds
 
 Private items never appear in similar-item lists, neither as the query nor as an answer (a
-batch list has no viewer); recommendations hide them from non-members (``recommend_many``).
+batch list has no viewer: :func:`teamrec.pipeline.similar_items_frame`, the one computation of
+these lists); recommendations hide them from non-members (``recommend_many``).
 """
 
 from __future__ import annotations
@@ -49,11 +50,10 @@ import pyarrow.parquet as pq
 import threadpoolctl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from teamrec.algorithms.base import Algorithm
 from teamrec.algorithms.registry import create
 from teamrec.data.events import normalize_events
-from teamrec.errors import ConfigError, DataError, TeamrecError, UnsupportedError
-from teamrec.pipeline import fit_team
+from teamrec.errors import ConfigError, DataError, TeamrecError
+from teamrec.pipeline import fit_team, similar_items_frame, similar_people_frame
 from teamrec.recommender import TeamModel
 from teamrec.spec import TeamSpec
 
@@ -74,8 +74,6 @@ SCHEMAS: dict[str, pa.Schema] = {
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 _TEAM_DIR = re.compile(r"^team=(.+)$")
-#: Rows of similar-item/people queries scored at once (bounds a task's memory on big teams).
-_BLOCK = 256
 
 
 class BatchSpec(BaseModel):
@@ -175,52 +173,9 @@ def run_team(
         model = fit_team(events, bounded(config, threads), items=items, users=users)
         recs = model.recommend_many(k=k)
         recs["rank"] = recs["rank"].astype(np.int32)
-        similar_items = _similar(model, "item", k, threads)
-        similar_users = _similar(model, "user", k, threads)
+        similar_items = similar_items_frame(model, k, threads=threads)
+        similar_users = similar_people_frame(model, k, threads=threads)
     return TeamOutputs(model.team, recs, similar_items, similar_users, model, time.perf_counter() - start)
-
-
-def _similar(model: TeamModel, kind: str, k: int, threads: int = 1) -> pd.DataFrame:
-    """Every item's (or person's) ``k`` most similar, vectorised over all of them; algorithms
-    without similarities fall back to cosine k-NN, as :class:`TeamModel` does online."""
-    data = model.data
-    n = data.n_items if kind == "item" else data.n_users
-    hidden = data.private if kind == "item" else np.zeros(n, dtype=bool)
-    # Never listed: private items (the output is public) and archived ones.
-    unlisted = data.hidden_row(None) if kind == "item" else hidden
-    want = min(max(n - 1, 0), k + int(unlisted.sum()))
-    queries = np.flatnonzero(~hidden)
-    if want == 0 or len(queries) == 0:
-        schema = SCHEMAS[f"similar_{kind}s"]
-        return schema.empty_table().to_pandas()
-    method = "similar_items" if kind == "item" else "similar_users"
-    algorithm: Algorithm = model.algorithm
-    try:
-        getattr(algorithm, method)(queries[:1], want)
-    except UnsupportedError:
-        # Keeping only the k best neighbours per row gives the same top-k as the full matrix,
-        # in far less memory and time than TeamModel's all-pairs helper.
-        algorithm = create("item-knn" if kind == "item" else "user-knn", {"neighbors": want, "threads": threads})
-        algorithm.fit(data.matrix)
-    # Blocks of queries: a block's scores are dense (block x n), so memory stays bounded
-    # however big the team is.
-    parts = [getattr(algorithm, method)(queries[s : s + _BLOCK], want) for s in range(0, len(queries), _BLOCK)]
-    found = np.concatenate([p[0] for p in parts])
-    scores = np.concatenate([p[1] for p in parts])
-    keep = (found >= 0) & ~unlisted[np.maximum(found, 0)]
-    rank = np.cumsum(keep, axis=1)
-    keep &= rank <= k
-    rows, cols = np.nonzero(keep)
-    vocab = data.items if kind == "item" else data.users
-    return pd.DataFrame(
-        {
-            "team": data.team,
-            kind: vocab.id_of(queries[rows]),
-            "rank": rank[rows, cols].astype(np.int32),
-            "similar": vocab.id_of(found[rows, cols]),
-            "score": scores[rows, cols].astype(np.float64),
-        }
-    )
 
 
 # -- memory of a task ------------------------------------------------------------------------

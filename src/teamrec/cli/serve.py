@@ -136,8 +136,8 @@ def build_settings(
     elif any(v is not None for v in (name, source_team, algorithm, model_dir)) or params or fmt or _given(reader):
         raise ConfigError("with --config, set teams in the file (or TEAMREC_TEAMS__NAME__... variables)")
     settings = load_settings(config, env=env, overrides=overrides)
-    if not settings.teams:
-        raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] table)")
+    if not settings.teams and settings.batch is None:
+        raise ConfigError(f"{config}: the settings name no team to serve (add a [teams.NAME] or [batch] table)")
     return settings, added_key
 
 
@@ -230,6 +230,8 @@ def serve(
             state = service.registry.get(team_name)
             noun = "channels" if state.model.data.item_kind == "channel" else "items"
             parts.append(f"{team_name} ({state.index.n_users} people, {state.index.n_items} {noun})")
+        if settings.batch is not None:
+            parts.append(f"the teams of {settings.batch.path} (at most {settings.batch.max_teams_loaded} loaded)")
         typer.echo(f"teamrec: serving {', '.join(parts)} at {url}")
         typer.echo(f"teamrec: API docs at {url}docs; health at {url}health; Ctrl-C stops")
         if added_key:

@@ -27,7 +27,7 @@ from teamrec import __version__
 from teamrec.errors import UnknownIdError
 from teamrec.experiments.settings import Experiment, check_unchanged, fingerprint
 from teamrec.integrations.slack.settings import SlackSettings
-from teamrec.service import _errors
+from teamrec.service import _errors, batch_models
 from teamrec.service.api import ROUTERS
 from teamrec.service.guard import RequestGuard, route_reads_key, route_scope, route_table
 from teamrec.service.online import Refresher
@@ -84,9 +84,14 @@ class Service:
     def team(self, name: str) -> TeamService:
         """The team's service; :class:`UnknownIdError` for a team not served here."""
         service = self.teams.get(name)
-        if service is None:
-            raise UnknownIdError("team", name)
-        return service
+        if service is not None:
+            return service
+        if self.settings.batch is not None and self.registry.serves(name):
+            # A team of the [batch] output: a light object per request (its model lives in the
+            # registry, which bounds how many are loaded), so serving thousands keeps no per-team state.
+            return TeamService(name, batch_models.team_settings(self.settings.batch, name), self.registry,
+                               self.store, self.refresher, feedback_log=self.feedback_log)
+        raise UnknownIdError("team", name)
 
     def start(self) -> None:
         """Load or train every team's model (once: a second call does nothing). A running

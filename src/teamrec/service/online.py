@@ -9,6 +9,11 @@ row is their stored matrix row with those events folded in
 personal recommendations after their first events, not popularity. A ``leave`` or ``dismiss``
 hides the item from that person at once.
 
+Events stored by another process sharing the store (PostgreSQL) reach this one's answers
+within ``[online] catch_up_seconds``: a request first reads what was stored after the
+snapshot's sequence when the last read is older than that (:meth:`FreshEvents.catch_up_within`,
+an indexed incremental read, never the whole team).
+
 In the background the :class:`Refresher` swaps in a new snapshot once ``refit_events`` events
 have arrived or ``refit_seconds`` have passed with some pending: an incremental one
 (:meth:`ModelRegistry.refresh`: the matrix extended append-only, the algorithm's ``update``),
@@ -45,20 +50,42 @@ class FreshEvents:
         self.sequence = sequence
         self.config = config
         self.count = 0
+        #: When :meth:`catch_up` last read the store (``time.monotonic()``).
+        self.read_at = float("-inf")
         self._by_user: dict[str, list[pd.DataFrame]] = {}
         self._lock = threading.Lock()
 
     def catch_up(self, store: EventStore) -> int:
-        """Read what the store has after :attr:`sequence`; returns how many events were new."""
+        """Read what the store has after :attr:`sequence`; returns how many events were new.
+        A snapshot without matrix settings (a model loaded without its source) has nothing to
+        fold events into: it reads nothing."""
+        if self.config is None:
+            return 0
         with self._lock:
+            read_at = time.monotonic()
             events, top = store.since(self.team, self.sequence)
             self.sequence = top
+            self.read_at = read_at
             if events.empty:
                 return 0
             for user, part in events.groupby("user", sort=False):
                 self._by_user.setdefault(str(user), []).append(part)
             self.count += len(events)
             return len(events)
+
+    def catch_up_within(self, store: EventStore, seconds: float) -> int:
+        """:meth:`catch_up` when the last read is older than ``seconds`` (0: every call).
+
+        This is how events stored by *another* process (a shared PostgreSQL store) reach this
+        one's answers: a request reads only what was stored after :attr:`sequence` (an indexed
+        incremental read, never the whole team), at most once per ``seconds``; while one
+        thread reads, the others answer from what is already here rather than queue."""
+        if time.monotonic() - self.read_at < seconds:
+            return 0
+        if not self._lock.acquire(blocking=False):  # another request is reading right now
+            return 0
+        self._lock.release()  # catch_up takes it again; a second reader in between only re-reads
+        return self.catch_up(store)
 
     def of(self, user: str) -> pd.DataFrame | None:
         """``user``'s fresh events, oldest first (None: none).
@@ -156,6 +183,8 @@ class Refresher:
         while not self._stop.wait(min(tick, 1.0)):
             now = time.time()
             for team in self.registry.names():
+                if team not in self.registry.settings.teams:  # a batch team: the next batch refits it
+                    continue
                 state = self.registry.get(team)
                 age = now - state.trained_at
                 state.fresh.catch_up(self.registry.store)

@@ -20,6 +20,10 @@ arrives while it runs joins the one follow-up queued behind it (which starts aft
 one, so it sees every event stored before the request). 45 concurrent retrain requests run
 two fits, not 45. A retrain that fails leaves the serving model as it was and is kept in
 :attr:`ModelRegistry.failures`, its message without the server's file paths.
+
+With ``[batch]`` settings the registry also serves the teams of a ``teamrec batch`` output
+(:mod:`teamrec.service.batch_models`): loaded on first request, the least recently used
+dropped beyond ``max_teams_loaded``, the same :class:`TeamState` as any other team.
 """
 
 from __future__ import annotations
@@ -37,11 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from teamrec.errors import ConfigError, TeamrecError, UnknownIdError
+from teamrec.errors import ConfigError, TeamrecError, UnknownIdError, UnsupportedError
 from teamrec.experiments.assignment import in_rollout
 from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
-from teamrec.service import training
+from teamrec.service import batch_models, training
 from teamrec.service._redact import redact_paths
 from teamrec.service.online import FreshEvents
 from teamrec.service.serving import ServingIndex
@@ -148,6 +152,12 @@ class ModelRegistry:
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._workdir: Path | None = None
+        #: The batch teams loaded now, least recently used first (None: no ``[batch]``).
+        self.batch_loaded = (
+            batch_models.RecentlyUsed(settings.batch.max_teams_loaded) if settings.batch is not None else None
+        )
+        self._batch_lock = threading.Lock()  # the batch teams' entries of _states and their order
+        self._batch_loading: dict[str, threading.Lock] = {}
 
     def start(self) -> None:
         """Load or train every team before the server listens (a saved model when there is
@@ -169,7 +179,8 @@ class ModelRegistry:
 
     @property
     def ready(self) -> bool:
-        return len(self._states) == len(self.settings.teams) + sum(len(a) for a in self.arms.values())
+        configured = sum(1 for team, _ in list(self._states) if team in self.settings.teams)
+        return configured == len(self.settings.teams) + sum(len(a) for a in self.arms.values())
 
     def names(self) -> list[str]:
         return sorted({team for team, _ in self._states})
@@ -178,10 +189,56 @@ class ModelRegistry:
         """The team's current state (of one experiment arm: ``"experiment/arm"``);
         :class:`UnknownIdError` for a team (or arm) not served here."""
         state = self._states.get((team, arm))
+        if self.batch_loaded is not None and arm is None and team not in self.settings.teams:
+            state = self._from_batch(team, state)
         if state is None:
             if arm is not None and (team, None) in self._states:
                 raise UnknownIdError("experiment arm", arm)
             raise UnknownIdError("team", team)
+        return state
+
+    def serves(self, team: str) -> bool:
+        """Whether ``team`` is served here: configured, or in the ``[batch]`` output."""
+        if team in self.settings.teams:
+            return True
+        return self.settings.batch is not None and batch_models.has_team(self.settings.batch, team)
+
+    def _from_batch(self, team: str, state: TeamState | None) -> TeamState | None:
+        """A batch team's state, loaded now when it is not in memory (None: no such team);
+        either way it becomes the most recently used, and the least recently used beyond
+        ``max_teams_loaded`` are dropped."""
+        assert self.batch_loaded is not None and self.settings.batch is not None
+        if state is None:
+            if not batch_models.has_team(self.settings.batch, team):
+                return None
+            with self._batch_lock:
+                loading = self._batch_loading.setdefault(team, threading.Lock())
+            with loading:  # one load per team at a time; the others wait for it
+                state = self._states.get((team, None))
+                if state is None:
+                    state = self._load_batch_team(team)
+        with self._batch_lock:
+            self._states[(team, None)] = state
+            for dropped in self.batch_loaded.use(team):
+                self._states.pop((dropped, None), None)
+                self._batch_loading.pop(dropped, None)
+                log.info("batch team %s: model dropped (least recently used)", dropped)
+        return state
+
+    def _load_batch_team(self, team: str) -> TeamState:
+        assert self.settings.batch is not None
+        built = training.load(team, batch_models.team_settings(self.settings.batch, team))
+        index = ServingIndex(built.model)
+        index.warm_up()
+        version = self._versions[(team, None)] = self._versions.get((team, None), 0) + 1
+        state = TeamState(
+            name=team, model=built.model, index=index, version=version,
+            trained_at=time.time(), train_seconds=built.seconds, store_events=0,
+            info={**built.info, "format": "batch output"},
+            # No source: nothing to fold events into or retrain from (the next batch run does).
+            sequence=0, fresh=FreshEvents(team, 0, None),
+        )
+        log.info("batch team %s: model loaded in %.2fs", team, built.seconds)
         return state
 
     def states(self, team: str) -> list[TeamState]:
@@ -211,6 +268,8 @@ class ModelRegistry:
         ``update``); a team whose model cannot be extended (loaded without a source) is
         retrained instead. A full request joining a queued refresh makes it a full one."""
         self.get(team)
+        if team not in self.settings.teams:
+            raise UnsupportedError(f"team {team!r} is served from a batch output: the next batch run retrains it")
         kind = FULL if full else REFRESH
         with self._jobs_lock:
             jobs = self._jobs[team]

@@ -22,6 +22,8 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     refit_events = 1000          #   after this many new events per team (0: never)
     refit_seconds = 300          #   or when events have waited this long
     retrain_seconds = 86400      #   and a full retrain on this schedule (default: none)
+    catch_up_seconds = 1.0       # events stored by other processes (shared PostgreSQL) reach
+                                 #   answers within this delay (0: read on every request)
 
     [teams.acme.feedback_events]      # which feedback actions are learning events, as what
     join = { kind = "member" }        # (defaults per format: see DEFAULT_FEEDBACK_EVENTS)
@@ -35,6 +37,10 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     team = "acme"
     scopes = ["admin"]           # read < write < admin: each includes the ones before it
     key_env = "ACME_ADMIN_KEY"   # or key = "..." (not in a file you commit)
+
+    [batch]                      # optional: serve every team of a `teamrec batch` output too
+    path = "batch-out"           #   models/team=T/ under it; loaded on first request,
+    max_teams_loaded = 200       #   the least recently used dropped beyond this many
 
     [slack]                      # optional: serve the Slack app at /slack/* (docs/slack.md)
     team = "acme"
@@ -200,6 +206,22 @@ class OnlineSettings(BaseModel):
     refit_events: int = Field(1000, ge=0, description="background refit after this many new events (0: never)")
     refit_seconds: float | None = Field(300.0, gt=0, description="refit when events waited this long (None: never)")
     retrain_seconds: float | None = Field(None, gt=0, description="full retrain on this schedule (None: never)")
+    catch_up_seconds: float = Field(
+        1.0, ge=0,
+        description="a request reads events other processes stored when the last read is older (0: every request)",
+    )
+
+
+class BatchServingSettings(BaseModel):
+    """Teams served from a ``teamrec batch`` output folder (each team's saved model under
+    ``PATH/models/team=T``): loaded on a team's first request, the least recently used
+    dropped beyond ``max_teams_loaded``, so thousands of teams are served in bounded memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="the batch output folder (teamrec batch ... --out PATH)")
+    max_teams_loaded: int = Field(200, ge=1, description="models kept in memory at most (least recently used go)")
+    teams: list[str] | None = Field(None, description="serve only these teams of the folder (default: every one)")
 
 
 class Settings(BaseModel):
@@ -222,6 +244,7 @@ class Settings(BaseModel):
     keys: list[KeySettings] = Field(default_factory=list)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     experiments: tuple[Experiment, ...] = Field((), description="[[experiments]]: arms served side by side")
+    batch: BatchServingSettings | None = Field(None, description="[batch]: also serve the teams of a batch output")
 
     @field_validator("experiments")
     @classmethod
@@ -256,7 +279,7 @@ class Settings(BaseModel):
             if entry.key_env is not None and not entry.key.get_secret_value():
                 entry.key = SecretStr(env.get(entry.key_env, ""))
             secret = entry.key.get_secret_value()
-            if entry.team not in self.teams:
+            if entry.team not in self.teams and not self.serves_batch_team(entry.team):
                 raise ValueError(f"key {entry.label!r} is for team {entry.team!r}, which is not configured")
             weak = secret.strip().lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
             if weak:
@@ -273,6 +296,12 @@ class Settings(BaseModel):
                 raise ValueError(f"one key is given to two teams ({seen[secret]!r} and {entry.team!r})")
             seen[secret] = entry.team
         return self
+
+    def serves_batch_team(self, team: str) -> bool:
+        """Whether ``team`` may be served from the batch output (it need not be there yet)."""
+        if self.batch is None or team in self.teams or not TEAM_NAME.match(team):
+            return False
+        return self.batch.teams is None or team in self.batch.teams
 
     def keys_for(self, team: str) -> list[KeySettings]:
         return [k for k in self.keys if k.team == team]
@@ -334,6 +363,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             for key in ("source", "model_dir"):
                 if key in team:
                     team[key] = resolve(team[key])
+    batch = data.get("batch")
+    if isinstance(batch, dict) and "path" in batch:
+        batch["path"] = resolve(batch["path"])
     slack = data.get("slack")
     if isinstance(slack, dict) and "digest_state" in slack:
         slack["digest_state"] = resolve(slack["digest_state"])

@@ -170,6 +170,8 @@ class TeamService:
         experiment, arm = self.assignment(user)
         key = None if arm is None or experiment is None else arm_key(experiment, arm)
         state = self.registry.get(self.name, key)
+        # Events other processes stored (a shared store) reach this answer within the bound.
+        state.fresh.catch_up_within(self.store, self.registry.settings.online.catch_up_seconds)
         row, hide = state.fresh.row(state.model, user)
         chosen = policy or (self._policies.get(key) if key is not None else None) or self.policy
         results = state.model.recommend(

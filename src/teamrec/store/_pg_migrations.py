@@ -72,6 +72,57 @@ def _batches(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN batch BIGINT REFERENCES batches (id)")
 
 
+
+@migration(3, "impressions and feedback")
+def _impressions_feedback(conn: psycopg.Connection) -> None:
+    # The experiments' logs (teamrec.store.feedback), as SQLite's migration 3: append-only,
+    # apart from the learning events. One row per item shown; one per action, never twice.
+    conn.execute(
+        """
+        CREATE TABLE impressions (
+            seq               BIGSERIAL PRIMARY KEY,
+            recommendation_id TEXT NOT NULL CHECK (recommendation_id <> ''),
+            team              TEXT NOT NULL CHECK (team <> ''),
+            person            TEXT NOT NULL CHECK (person <> ''),
+            experiment        TEXT,
+            arm               TEXT NOT NULL,
+            item              TEXT NOT NULL CHECK (item <> ''),
+            position          INTEGER NOT NULL CHECK (position >= 1),
+            explored          BOOLEAN NOT NULL,
+            propensity        DOUBLE PRECISION NOT NULL CHECK (propensity > 0 AND propensity <= 1),
+            surface           TEXT,
+            shown_at          DOUBLE PRECISION NOT NULL,
+            UNIQUE (recommendation_id, item)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX impressions_by_team ON impressions (team, experiment, seq)")
+    conn.execute(
+        """
+        CREATE TABLE feedback (
+            seq               BIGSERIAL PRIMARY KEY,
+            recommendation_id TEXT NOT NULL,
+            team              TEXT NOT NULL,
+            person            TEXT NOT NULL,
+            item              TEXT NOT NULL,
+            action            TEXT NOT NULL,
+            surface           TEXT,
+            at                DOUBLE PRECISION NOT NULL,
+            UNIQUE (recommendation_id, item, action)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX feedback_by_team ON feedback (team, seq)")
+    conn.execute(
+        """
+        CREATE TABLE experiments (
+            name        TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            first_run   DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+
 def applied(conn: psycopg.Connection) -> list[int]:
     """The migration numbers recorded in the database (creating the record table if needed)."""
     conn.execute(

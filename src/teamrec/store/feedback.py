@@ -17,9 +17,10 @@ an interaction (nothing a model learns from), and the logs are append-only. The 
 
 Frames use :data:`IMPRESSION_LOG_COLUMNS` and :data:`FEEDBACK_LOG_COLUMNS`: the report's
 schemas (:mod:`teamrec.experiments.frames`) plus who and where (experiment, person, surface).
-Backends: :class:`SQLiteFeedbackLog` (the event store's SQLite file, migration 3) and
-:class:`MemoryFeedbackLog` (its twin, run by the same test class). A PostgreSQL log plugs in
-through :func:`open_feedback_log`.
+Backends: :class:`SQLiteFeedbackLog` (the event store's SQLite file, migration 3),
+:class:`MemoryFeedbackLog` (its twin, run by the same test class) and
+:class:`teamrec.store.pg_feedback.PostgresFeedbackLog` (PostgreSQL migration 3);
+:func:`open_feedback_log` picks the one beside an event store.
 """
 
 from __future__ import annotations
@@ -331,8 +332,9 @@ class SQLiteFeedbackLog:
 
 
 def open_feedback_log(store: object) -> FeedbackLog:
-    """The feedback log living beside ``store`` (an event store): the same SQLite file, or
-    memory for the in-memory store. A store kind without a log here is a :class:`ConfigError`."""
+    """The feedback log living beside ``store`` (an event store): the same SQLite file or
+    PostgreSQL database, or memory for the in-memory store. A store kind without a log here
+    is a :class:`ConfigError`."""
     from teamrec.store.memory import MemoryEventStore
     from teamrec.store.sqlite import SQLiteEventStore
 
@@ -342,4 +344,8 @@ def open_feedback_log(store: object) -> FeedbackLog:
         return SQLiteFeedbackLog(store.path)
     if isinstance(store, MemoryEventStore):
         return MemoryFeedbackLog()
+    if type(store).__name__ == "PostgresEventStore":  # importing it needs the postgres extra
+        from teamrec.store.pg_feedback import PostgresFeedbackLog
+
+        return PostgresFeedbackLog(store.url)  # type: ignore[attr-defined]
     raise ConfigError(f"no impressions/feedback log for the event store {store!r} yet")
