@@ -122,9 +122,9 @@ def test_an_archived_channel_is_in_no_batch_output():
     archived = plain["item"].value_counts().index[0]  # the channel served most, until archived
     items = pd.DataFrame({"team": "acme", "item": [archived], "name": ["old"], "archived": [True]})
     assert archived not in set(recommend_team(events, TeamSpec(), k=10, items=items)["item"])
-    before = similar_items_team(events, TeamSpec(), k=6).groupby("item")["other"].apply(list)
+    before = similar_items_team(events, TeamSpec(), k=6).groupby("item")["similar"].apply(list)
     assert any(archived in others for others in before)
-    after = similar_items_team(events, TeamSpec(), k=5, items=items).groupby("item")["other"].apply(list)
+    after = similar_items_team(events, TeamSpec(), k=5, items=items).groupby("item")["similar"].apply(list)
     # each list is the one before without the archived channel (the next one moves up)
     assert after.to_dict() == {i: [o for o in others if o != archived][:5] for i, others in before.items()}
 
