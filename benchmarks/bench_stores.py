@@ -12,7 +12,9 @@ Two measurements per store, on loopback, bounded in count and time:
    a writer posts 50-event batches through ``POST /events`` at ``--write-rate`` events/s; then
    the most ``POST /events`` takes with 4 connections back to back -- read p99 and events/s.
    Also on the in-memory store, the baseline with nothing durable on the request path (every
-   recommendation logs its impressions in the store's database: one commit per request).
+   recommendation logs its impressions in the store's database, group-committed by a background
+   thread every ``[impressions] flush_ms``; ``TEAMREC_IMPRESSIONS__FLUSH_MS=0`` in the
+   environment measures one commit per request).
 
 PostgreSQL is a throwaway server (:class:`teamrec.store.pg_local.LocalPostgres`, same machine).
 

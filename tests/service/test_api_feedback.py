@@ -8,6 +8,9 @@ import pytest
 
 from teamrec.errors import ConfigError
 from teamrec.service import create_app
+from teamrec.service.settings import ImpressionLogSettings
+from teamrec.store.buffered_feedback import BufferedFeedbackLog
+from teamrec.store.feedback import SQLiteFeedbackLog
 
 from .conftest import AUTH, TestClient, make_settings
 
@@ -174,3 +177,25 @@ def test_each_arm_is_its_own_snapshot_and_arms_survive_a_retrain(client):
     assert client.post(f"{D}/model/retrain", headers=ADMIN).status_code in (200, 202)
     assert registry.get("demo", "knn-vs-pop/knn").version == 2
     assert {u: recommend(client, u)["arm"] for u in users} == before
+
+
+def test_feedback_right_after_a_recommendation_on_a_durable_log(globex_dir, tmp_path):
+    """On SQLite the impressions are buffered (a long flush interval here): a feedback right
+    after its recommendation still validates, the report counts both, and close writes them."""
+    db = str(tmp_path / "events.sqlite3")
+    config = settings(globex_dir, database=db).model_copy(
+        update={"impressions": ImpressionLogSettings(flush_ms=60_000)})
+    with TestClient(create_app(config)) as c:
+        log = c.app.state.service.feedback_log
+        assert isinstance(log, BufferedFeedbackLog)
+        user = people(c)[0]
+        answer = recommend(c, user)
+        assert log.buffered_rows == len(answer["results"])
+        out = feedback(c, {"recommendation_id": answer["recommendation_id"], "user": user,
+                           "item": answer["results"][0]["id"], "action": "click"})
+        assert out.status_code == 201, out.text
+        other = recommend(c, user)  # still buffered at close
+        assert sum(arm["clicks"] for arm in report(c)["arms"]) == 1
+    stored = SQLiteFeedbackLog(db)
+    assert len(stored.find("demo", other["recommendation_id"])) == len(other["results"])
+    stored.close()

@@ -8,6 +8,7 @@ import pytest
 
 from teamrec.errors import DataError
 from teamrec.store import MemoryEventStore, SQLiteEventStore
+from teamrec.store.buffered_feedback import BufferedFeedbackLog
 from teamrec.store.feedback import (
     FEEDBACK_LOG_COLUMNS,
     IMPRESSION_LOG_COLUMNS,
@@ -113,6 +114,17 @@ class TestSQLiteFeedbackLog(FeedbackLogContract):
         again = SQLiteFeedbackLog(tmp_path / "events.sqlite3")
         assert len(again.find("acme", "r1")) == 3 and again.running_fingerprint("exp") == "abc"
         again.close()
+
+
+class TestBufferedSQLiteFeedbackLog(FeedbackLogContract):
+    """The same contract through the group-committing buffer (a long interval: the rows are
+    read back while still buffered, or through the flush that reads do first)."""
+
+    @pytest.fixture
+    def log(self, tmp_path):
+        log = BufferedFeedbackLog(SQLiteFeedbackLog(tmp_path / "events.sqlite3"), flush_ms=60_000)
+        yield log
+        log.close()
 
 
 def test_the_memory_store_gets_the_memory_log():

@@ -33,10 +33,11 @@ from teamrec.service.guard import RequestGuard, route_reads_key, route_scope, ro
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
 from teamrec.service.security import KeyRing
-from teamrec.service.settings import Settings
+from teamrec.service.settings import ImpressionLogSettings, Settings
 from teamrec.service.teams import TeamService
 from teamrec.store.base import EventStore, open_store
-from teamrec.store.feedback import FeedbackLog, open_feedback_log
+from teamrec.store.buffered_feedback import BufferedFeedbackLog
+from teamrec.store.feedback import FeedbackLog, MemoryFeedbackLog, open_feedback_log
 
 log = logging.getLogger("teamrec.service")
 
@@ -67,7 +68,7 @@ class Service:
         self._closers: list[Callable[[], None]] = []
         self.registry = ModelRegistry(settings, self.store)
         #: Impressions and feedback, in the event store's database, apart from its events.
-        self.feedback_log: FeedbackLog = open_feedback_log(self.store)
+        self.feedback_log: FeedbackLog = buffered(open_feedback_log(self.store), settings.impressions)
         self.keyring = KeyRing(settings.keys)
         online = settings.online
         self.refresher = Refresher(
@@ -113,6 +114,15 @@ class Service:
         self.registry.close()
         if self._owns_store:
             self.store.close()
+
+
+def buffered(feedback_log: FeedbackLog, settings: ImpressionLogSettings) -> FeedbackLog:
+    """``feedback_log`` behind a group-committing buffer (a durable log: one commit per flush
+    instead of one per request), unless it is the in-memory log or ``flush_ms`` is 0."""
+    if settings.flush_ms == 0 or isinstance(feedback_log, MemoryFeedbackLog):
+        return feedback_log
+    return BufferedFeedbackLog(feedback_log, flush_ms=settings.flush_ms, flush_rows=settings.flush_rows,
+                               max_rows=settings.max_rows)
 
 
 def check_experiments(experiments: tuple[Experiment, ...], feedback_log: FeedbackLog) -> None:

@@ -28,6 +28,11 @@ A settings file (``teamrec serve --config teamrec.toml``, or ``TEAMREC_CONFIG``)
     [teams.acme.feedback_events]      # which feedback actions are learning events, as what
     join = { kind = "member" }        # (defaults per format: see DEFAULT_FEEDBACK_EVENTS)
 
+    [impressions]                # every recommendation's shown items, logged off the request path:
+    flush_ms = 50                #   written in one commit at least this often (0: on the request path)
+    flush_rows = 5000            #   or sooner when this many rows wait
+    max_rows = 100000            #   buffered at most; past it a request writes its own rows
+
     [[experiments]]              # served side by side (docs/experiments.md)
     name = "knn-vs-popularity"
     start = 2026-12-01T00:00:00Z
@@ -212,6 +217,25 @@ class OnlineSettings(BaseModel):
     )
 
 
+class ImpressionLogSettings(BaseModel):
+    """How impressions reach a durable log (SQLite, PostgreSQL): buffered and group-committed by
+    a background thread, off the request path (:mod:`teamrec.store.buffered_feedback`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flush_ms: float = Field(
+        50.0, ge=0, description="impressions are written (one commit) at least this often; 0: on the request path",
+    )
+    flush_rows: int = Field(5_000, ge=1, description="write sooner when this many rows wait")
+    max_rows: int = Field(100_000, ge=1, description="rows buffered at most; past it a request writes its own")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ImpressionLogSettings:
+        if self.max_rows < self.flush_rows:
+            raise ValueError(f"max_rows ({self.max_rows}) must be at least flush_rows ({self.flush_rows})")
+        return self
+
+
 class BatchServingSettings(BaseModel):
     """Teams served from a ``teamrec batch`` output folder (each team's saved model under
     ``PATH/models/team=T``): loaded on a team's first request, the least recently used
@@ -243,6 +267,7 @@ class Settings(BaseModel):
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     keys: list[KeySettings] = Field(default_factory=list)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
+    impressions: ImpressionLogSettings = Field(default_factory=ImpressionLogSettings)
     experiments: tuple[Experiment, ...] = Field((), description="[[experiments]]: arms served side by side")
     batch: BatchServingSettings | None = Field(None, description="[batch]: also serve the teams of a batch output")
 
