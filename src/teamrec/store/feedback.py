@@ -231,7 +231,43 @@ class MemoryFeedbackLog:
         """Nothing to release."""
 
 
-class SQLiteFeedbackLog:
+class _SQLReads:
+    """The log's reads, in the SQL both databases speak; ``_PH`` is the driver's placeholder
+    (``?`` for sqlite3, ``%s`` for psycopg) and ``_select`` runs a query into a frame."""
+
+    _PH = "?"
+
+    def _select(self, sql: str, args: tuple, columns: tuple[str, ...]) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def impressions(self, team: str, experiment: str | None = None) -> pd.DataFrame:
+        cols, ph = ", ".join(IMPRESSION_LOG_COLUMNS), self._PH
+        if experiment is None:
+            return self._select(f"SELECT {cols} FROM impressions WHERE team = {ph} ORDER BY seq", (team,),
+                                IMPRESSION_LOG_COLUMNS)
+        return self._select(f"SELECT {cols} FROM impressions WHERE team = {ph} AND experiment = {ph} ORDER BY seq",
+                            (team, experiment), IMPRESSION_LOG_COLUMNS)
+
+    def feedback(self, team: str, experiment: str | None = None) -> pd.DataFrame:
+        cols, ph = ", ".join(f"f.{c}" for c in FEEDBACK_LOG_COLUMNS), self._PH
+        if experiment is None:
+            return self._select(f"SELECT {cols} FROM feedback f WHERE f.team = {ph} ORDER BY f.seq", (team,),
+                                FEEDBACK_LOG_COLUMNS)
+        return self._select(
+            f"SELECT {cols} FROM feedback f WHERE f.team = {ph} AND f.recommendation_id IN "
+            f"(SELECT recommendation_id FROM impressions WHERE team = {ph} AND experiment = {ph}) ORDER BY f.seq",
+            (team, team, experiment), FEEDBACK_LOG_COLUMNS,
+        )
+
+    def find(self, team: str, recommendation_id: str) -> pd.DataFrame:
+        cols, ph = ", ".join(IMPRESSION_LOG_COLUMNS), self._PH
+        return self._select(
+            f"SELECT {cols} FROM impressions WHERE team = {ph} AND recommendation_id = {ph} ORDER BY position",
+            (team, str(recommendation_id)), IMPRESSION_LOG_COLUMNS,
+        )
+
+
+class SQLiteFeedbackLog(_SQLReads):
     """The logs in the event store's SQLite file (its own connection; migration 3's tables)."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
@@ -284,32 +320,6 @@ class SQLiteFeedbackLog:
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         return _finish(pd.DataFrame.from_records(rows, columns=list(columns)), columns)
-
-    def impressions(self, team: str, experiment: str | None = None) -> pd.DataFrame:
-        cols = ", ".join(IMPRESSION_LOG_COLUMNS)
-        if experiment is None:
-            return self._select(f"SELECT {cols} FROM impressions WHERE team = ? ORDER BY seq", (team,),
-                                IMPRESSION_LOG_COLUMNS)
-        return self._select(f"SELECT {cols} FROM impressions WHERE team = ? AND experiment = ? ORDER BY seq",
-                            (team, experiment), IMPRESSION_LOG_COLUMNS)
-
-    def feedback(self, team: str, experiment: str | None = None) -> pd.DataFrame:
-        cols = ", ".join(f"f.{c}" for c in FEEDBACK_LOG_COLUMNS)
-        if experiment is None:
-            return self._select(f"SELECT {cols} FROM feedback f WHERE f.team = ? ORDER BY f.seq", (team,),
-                                FEEDBACK_LOG_COLUMNS)
-        return self._select(
-            f"SELECT {cols} FROM feedback f WHERE f.team = ? AND f.recommendation_id IN "
-            "(SELECT recommendation_id FROM impressions WHERE team = ? AND experiment = ?) ORDER BY f.seq",
-            (team, team, experiment), FEEDBACK_LOG_COLUMNS,
-        )
-
-    def find(self, team: str, recommendation_id: str) -> pd.DataFrame:
-        cols = ", ".join(IMPRESSION_LOG_COLUMNS)
-        return self._select(
-            f"SELECT {cols} FROM impressions WHERE team = ? AND recommendation_id = ? ORDER BY position",
-            (team, str(recommendation_id)), IMPRESSION_LOG_COLUMNS,
-        )
 
     def running_fingerprint(self, name: str) -> str | None:
         with self._lock:

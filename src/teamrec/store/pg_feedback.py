@@ -27,6 +27,7 @@ from teamrec.store.feedback import (
     _first_repeat,
     _prepare,
     _replay_error,
+    _SQLReads,
 )
 from teamrec.store.postgres import _first_line, _redact
 
@@ -39,8 +40,10 @@ except ImportError as exc:  # pragma: no cover - the extra is not installed
 log = logging.getLogger(__name__)
 
 
-class PostgresFeedbackLog:
+class PostgresFeedbackLog(_SQLReads):
     """Impressions, feedback and experiment fingerprints in a PostgreSQL database (migrated on open)."""
+
+    _PH = "%s"
 
     def __init__(self, url: str, *, pool_size: int = 2, timeout: float = 30.0) -> None:
         self._where = _redact(url)
@@ -84,32 +87,6 @@ class PostgresFeedbackLog:
         except psycopg.Error as exc:
             raise DataError(f"cannot read the feedback log: {_first_line(exc)}", file=self._where) from None
         return _finish(pd.DataFrame.from_records(rows, columns=list(columns)), columns)
-
-    def impressions(self, team: str, experiment: str | None = None) -> pd.DataFrame:
-        cols = ", ".join(IMPRESSION_LOG_COLUMNS)
-        if experiment is None:
-            return self._select(f"SELECT {cols} FROM impressions WHERE team = %s ORDER BY seq", (team,),
-                                IMPRESSION_LOG_COLUMNS)
-        return self._select(f"SELECT {cols} FROM impressions WHERE team = %s AND experiment = %s ORDER BY seq",
-                            (team, experiment), IMPRESSION_LOG_COLUMNS)
-
-    def feedback(self, team: str, experiment: str | None = None) -> pd.DataFrame:
-        cols = ", ".join(f"f.{c}" for c in FEEDBACK_LOG_COLUMNS)
-        if experiment is None:
-            return self._select(f"SELECT {cols} FROM feedback f WHERE f.team = %s ORDER BY f.seq", (team,),
-                                FEEDBACK_LOG_COLUMNS)
-        return self._select(
-            f"SELECT {cols} FROM feedback f WHERE f.team = %s AND f.recommendation_id IN "
-            "(SELECT recommendation_id FROM impressions WHERE team = %s AND experiment = %s) ORDER BY f.seq",
-            (team, team, experiment), FEEDBACK_LOG_COLUMNS,
-        )
-
-    def find(self, team: str, recommendation_id: str) -> pd.DataFrame:
-        cols = ", ".join(IMPRESSION_LOG_COLUMNS)
-        return self._select(
-            f"SELECT {cols} FROM impressions WHERE team = %s AND recommendation_id = %s ORDER BY position",
-            (team, str(recommendation_id)), IMPRESSION_LOG_COLUMNS,
-        )
 
     def running_fingerprint(self, name: str) -> str | None:
         with self._pool.connection() as conn:
