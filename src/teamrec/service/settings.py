@@ -83,7 +83,7 @@ from pydantic import (
 )
 
 from teamrec.errors import ConfigError
-from teamrec.experiments.settings import Experiment
+from teamrec.experiments.settings import Experiment, describe
 from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.spec import TeamSpec
 
@@ -362,16 +362,6 @@ def load_settings(
         return Settings.model_validate(data, context={"env": env})
     except ValidationError as exc:
         raise ConfigError(f"{where}: {describe(exc)}") from None
-
-
-def describe(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``teams.acme.algorithm: ...; port: ...``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
