@@ -232,13 +232,31 @@ class MemoryFeedbackLog:
 
 
 class _SQLReads:
-    """The log's reads, in the SQL both databases speak; ``_PH`` is the driver's placeholder
-    (``?`` for sqlite3, ``%s`` for psycopg) and ``_select`` runs a query into a frame."""
+    """The log in the SQL both databases speak; ``_PH`` is the driver's placeholder (``?`` for
+    sqlite3, ``%s`` for psycopg), ``_select`` runs a query into a frame and ``_insert`` writes
+    rows in one transaction (``on_conflict`` raised when a uniqueness rule refuses them)."""
 
     _PH = "?"
 
     def _select(self, sql: str, args: tuple, columns: tuple[str, ...]) -> pd.DataFrame:
         raise NotImplementedError
+
+    def _insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], on_conflict: DataError) -> int:
+        raise NotImplementedError
+
+    def log_impressions(self, team: str, impressions: Rows) -> int:
+        rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
+        error = DataError("an item is logged twice for one recommendation", file="impressions", field="item")
+        return self._insert("impressions", IMPRESSION_LOG_COLUMNS, rows, error)
+
+    def log_feedback(self, team: str, feedback: Rows) -> int:
+        rows = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
+        keys = [(r[_F_RID], r[_F_ITEM], r[_F_ACTION]) for r in rows]
+        repeat = _first_repeat(keys)
+        if repeat is not None:
+            raise _replay_error(*repeat)
+        error = _replay_error(*keys[0]) if keys else DataError("feedback replayed")
+        return self._insert("feedback", FEEDBACK_LOG_COLUMNS, rows, error)
 
     def impressions(self, team: str, experiment: str | None = None) -> pd.DataFrame:
         cols, ph = ", ".join(IMPRESSION_LOG_COLUMNS), self._PH
@@ -282,7 +300,8 @@ class SQLiteFeedbackLog(_SQLReads):
             raise DataError(f"not a usable SQLite database for the feedback log: {exc}", file=str(self.path)) from None
         self._lock = threading.Lock()
 
-    def _insert(self, sql: str, rows: list[tuple], on_conflict: DataError) -> int:
+    def _insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], on_conflict: DataError) -> int:
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -296,25 +315,6 @@ class SQLiteFeedbackLog(_SQLReads):
                 conn.execute("ROLLBACK")
                 raise
         return len(rows)
-
-    def log_impressions(self, team: str, impressions: Rows) -> int:
-        rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
-        error = DataError("an item is logged twice for one recommendation", file="impressions", field="item")
-        return self._insert(
-            f"INSERT INTO impressions ({', '.join(IMPRESSION_LOG_COLUMNS)}) VALUES ({', '.join('?' * 11)})",
-            rows, error,
-        )
-
-    def log_feedback(self, team: str, feedback: Rows) -> int:
-        rows = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
-        keys = [(r[_F_RID], r[_F_ITEM], r[_F_ACTION]) for r in rows]
-        repeat = _first_repeat(keys)
-        if repeat is not None:
-            raise _replay_error(*repeat)
-        error = _replay_error(*keys[0]) if keys else DataError("feedback replayed")
-        return self._insert(
-            f"INSERT INTO feedback ({', '.join(FEEDBACK_LOG_COLUMNS)}) VALUES ({', '.join('?' * 7)})", rows, error
-        )
 
     def _select(self, sql: str, args: tuple, columns: tuple[str, ...]) -> pd.DataFrame:
         with self._lock:

@@ -17,16 +17,7 @@ import pandas as pd
 from teamrec.errors import ConfigError, DataError
 from teamrec.store import _pg_migrations
 from teamrec.store.feedback import (
-    _F_ACTION,
-    _F_ITEM,
-    _F_RID,
-    FEEDBACK_LOG_COLUMNS,
-    IMPRESSION_LOG_COLUMNS,
-    Rows,
     _finish,
-    _first_repeat,
-    _prepare,
-    _replay_error,
     _SQLReads,
 )
 from teamrec.store.postgres import _first_line, _redact
@@ -65,20 +56,6 @@ class PostgresFeedbackLog(_SQLReads):
         except psycopg.Error as exc:
             raise DataError(f"not stored: {_first_line(exc)}", file=table) from None
         return len(rows)
-
-    def log_impressions(self, team: str, impressions: Rows) -> int:
-        rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
-        error = DataError("an item is logged twice for one recommendation", file="impressions", field="item")
-        return self._insert("impressions", IMPRESSION_LOG_COLUMNS, rows, error)
-
-    def log_feedback(self, team: str, feedback: Rows) -> int:
-        rows = _prepare(team, feedback, FEEDBACK_LOG_COLUMNS, "feedback")
-        keys = [(r[_F_RID], r[_F_ITEM], r[_F_ACTION]) for r in rows]
-        repeat = _first_repeat(keys)
-        if repeat is not None:
-            raise _replay_error(*repeat)
-        error = _replay_error(*keys[0]) if keys else DataError("feedback replayed")
-        return self._insert("feedback", FEEDBACK_LOG_COLUMNS, rows, error)
 
     def _select(self, sql: str, args: tuple, columns: tuple[str, ...]) -> pd.DataFrame:
         try:
