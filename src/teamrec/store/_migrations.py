@@ -2,30 +2,25 @@
 
 A migration is a function of a connection, registered with its number; the numbers applied
 are recorded in ``schema_migrations`` in the same transaction as the migration itself, so
-a database is always at a whole version. Add a migration by appending a function with the
-next number; never edit one that has shipped.
+a database is always at a whole version (the registry and the loop are
+:mod:`teamrec.store._numbered_migrations`, shared with PostgreSQL). Add a migration by
+appending a function with the next number; never edit one that has shipped.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-Migration = Callable[[sqlite3.Connection], None]
+from teamrec.store._numbered_migrations import NumberedMigrations
+
+_SCHEMA: NumberedMigrations[sqlite3.Connection] = NumberedMigrations(placeholder="?", float_type="REAL")
 
 #: number -> (name, function), applied in increasing order.
-MIGRATIONS: dict[int, tuple[str, Migration]] = {}
-
-
-def migration(number: int, name: str) -> Callable[[Migration], Migration]:
-    def register(func: Migration) -> Migration:
-        if number in MIGRATIONS:
-            raise ValueError(f"migration {number} is defined twice")
-        MIGRATIONS[number] = (name, func)
-        return func
-
-    return register
+MIGRATIONS = _SCHEMA.migrations
+migration = _SCHEMA.register
+applied = _SCHEMA.applied
 
 
 @migration(1, "events")
@@ -117,12 +112,15 @@ def _impressions_feedback(conn: sqlite3.Connection) -> None:
     )
 
 
-def applied(conn: sqlite3.Connection) -> list[int]:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
@@ -132,22 +130,4 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
     own ``BEGIN IMMEDIATE`` transaction, so two processes opening one new database do not
     both apply it.
     """
-    done_now = []
-    for number in sorted(MIGRATIONS):
-        name, func = MIGRATIONS[number]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if number in applied(conn):
-                conn.execute("COMMIT")
-                continue
-            func(conn)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (number, name, time.time()),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        done_now.append(number)
-    return done_now
+    return _SCHEMA.migrate(conn, _immediate)

@@ -1,7 +1,8 @@
 """The PostgreSQL store's schema, as numbered migrations applied in order, each exactly once.
 
-The same idea as the SQLite store's :mod:`teamrec.store._migrations`: a migration is a function
-of a connection registered with its number, and the numbers applied are recorded in
+The same registry and loop as the SQLite store's :mod:`teamrec.store._migrations`
+(:mod:`teamrec.store._numbered_migrations`): a migration is a function of a connection
+registered with its number, and the numbers applied are recorded in
 ``schema_migrations`` in the same transaction as the migration itself, so a database is always
 at a whole version. Each migration runs under a transaction-level advisory lock, so two
 processes opening one new database do not both apply it. Add a migration by appending a
@@ -10,28 +11,22 @@ function with the next number; never edit one that has shipped.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 
-Migration = Callable[[psycopg.Connection], None]
+from teamrec.store._numbered_migrations import NumberedMigrations
+
+_SCHEMA: NumberedMigrations[psycopg.Connection] = NumberedMigrations(placeholder="%s", float_type="DOUBLE PRECISION")
 
 #: number -> (name, function), applied in increasing order.
-MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+MIGRATIONS = _SCHEMA.migrations
+migration = _SCHEMA.register
+applied = _SCHEMA.applied
 
 #: The advisory lock key every migration transaction takes (any constant, unique to teamrec).
 _LOCK_KEY = 0x7465616D726563  # "teamrec"
-
-
-def migration(number: int, name: str) -> Callable[[Migration], Migration]:
-    def register(func: Migration) -> Migration:
-        if number in MIGRATIONS:
-            raise ValueError(f"migration {number} is defined twice")
-        MIGRATIONS[number] = (name, func)
-        return func
-
-    return register
 
 
 @migration(1, "events")
@@ -123,13 +118,11 @@ def _impressions_feedback(conn: psycopg.Connection) -> None:
         """
     )
 
-def applied(conn: psycopg.Connection) -> list[int]:
-    """The migration numbers recorded in the database (creating the record table if needed)."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-    )
-    return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+@contextmanager
+def _locked(conn: psycopg.Connection) -> Iterator[None]:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        yield
 
 
 def migrate(conn: psycopg.Connection) -> list[int]:
@@ -138,17 +131,4 @@ def migrate(conn: psycopg.Connection) -> list[int]:
     ``conn`` must be in autocommit mode: each migration runs in its own transaction, which
     first takes the migration advisory lock (so concurrent openers wait, then see it applied).
     """
-    done_now = []
-    for number in sorted(MIGRATIONS):
-        name, func = MIGRATIONS[number]
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            if number in applied(conn):
-                continue
-            func(conn)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-                (number, name, time.time()),
-            )
-        done_now.append(number)
-    return done_now
+    return _SCHEMA.migrate(conn, _locked)
