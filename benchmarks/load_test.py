@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             with urllib.request.urlopen(f"{url}/api/v1/teams/{args.team}/model", timeout=30) as r:  # noqa: S310
                 model = json.loads(r.read())
             print(f"model: {model['algorithm']}, {model['people']} people, {model['items']} items, "
-                  f"{model['interactions']} interactions, {model['private_items']} private items")
+                  f"{model['interactions']} interactions"  # private items: not told without the team's key
+                  + (f", {model['private_items']} private items" if model["private_items"] is not None else ""))
             if args.warmup:
                 drive(url, args.team, users, rate=min(args.rate, 200), seconds=args.warmup,
                       connections=args.connections, key=args.key)
