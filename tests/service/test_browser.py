@@ -1,11 +1,17 @@
 """The web page end to end in real headless Chromium (Debian's, driven by Playwright): both
 pickers clicked through on the real Slack export, the phone layout, the address that
-remembers a choice, and the key field when reading needs a key."""
+remembers a choice, and the key field when reading needs a key.
+
+The machine running these may be loaded (the suite shares its cores): every wait is on a
+condition -- a selector, a list whose texts equal the API's answer (Playwright's ``expect``,
+which retries), the page's own requests answered -- with a generous :data:`TIMEOUT`, never
+on a fixed pause long enough on a quiet machine only."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SLACK = "/api/v1/teams/slack"
+#: Milliseconds any wait may take: generous, for a loaded machine (a pass never waits this long).
+TIMEOUT = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +54,16 @@ def slack_url(slack_export_dir):
         yield url
 
 
+def new_context(browser, **options):
+    """A browser context whose every wait (selectors, clicks, navigation) allows :data:`TIMEOUT`."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(TIMEOUT)
+    return context
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -61,8 +76,16 @@ def texts(page, selector: str) -> list[str]:
     return [t.strip() for t in page.locator(selector).all_inner_texts()]
 
 
+def expect_texts(page, selector: str, expected: list[str]) -> None:
+    """Wait until the elements at ``selector`` read exactly ``expected`` (a list being replaced
+    by a newer answer is read again, not compared half-way)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).to_have_text(expected, timeout=TIMEOUT)
+
+
 def api(url: str, path: str, **params):
-    return httpx.get(url + path, params=params, timeout=30).json()
+    return httpx.get(url + path, params=params, timeout=TIMEOUT / 1000).json()
 
 
 def pick(page, field: str, query: str, option: str) -> None:
@@ -86,10 +109,10 @@ def test_both_pickers_on_the_slack_export(page, slack_url):
     assert page.inner_text("#item-chosen strong") == "#machine-learning"
     assert page.locator("#item-options").is_hidden()
     expected = api(slack_url, f"{SLACK}/items/machine-learning/similar", k=10)["results"]
-    names = texts(page, "#similar-items .result-name")
+    expect_texts(page, "#similar-items .result-name", [f"#{r['name']}" for r in expected])
+    expect_texts(page, "#similar-items .reason", [r["reason"] for r in expected])
     reasons = texts(page, "#similar-items .reason")
-    assert names == [f"#{r['name']}" for r in expected] and len(names) == 10
-    assert reasons == [r["reason"] for r in expected]
+    assert len(reasons) == 10
     assert all(re.fullmatch(r"\d+ of the 19 people in #machine-learning are also in #[\w-]+", r) for r in reasons)
 
     # -- a person: channels for them and people like them -------------------------------------
@@ -99,18 +122,21 @@ def test_both_pickers_on_the_slack_export(page, slack_url):
     assert page.inner_text("#recommended-title") == "Channels for Rachel Mann"
     assert page.inner_text("#similar-people-title") == "People like Rachel Mann"
     recs = api(slack_url, f"{SLACK}/people/U03T89ACUUW/recommendations", k=10, explain="true")["results"]
-    assert texts(page, "#recommended-items .result-name") == [f"#{r['name']}" for r in recs]
-    assert texts(page, "#recommended-items .reason") == [r["reason"] for r in recs]
+    expect_texts(page, "#recommended-items .result-name", [f"#{r['name']}" for r in recs])
+    expect_texts(page, "#recommended-items .reason", [r["reason"] for r in recs])
     assert texts(page, "#recommended-items .reason")[0].startswith("because you are in #")
     like = api(slack_url, f"{SLACK}/people/U03T89ACUUW/similar", k=10)["results"]
-    assert texts(page, "#similar-people .result-name") == [r["name"] for r in like]
+    expect_texts(page, "#similar-people .result-name", [r["name"] for r in like])
     assert all(t.startswith("you share ") for t in texts(page, "#similar-people .reason"))
 
     # -- results are links: a person like Rachel, then a channel recommended to them ---------
     other = like[0]["name"]
     page.locator("#similar-people .result-name", has_text=other).first.click()
     page.wait_for_selector(f"#recommended-title:has-text('Channels for {other}')")
-    first_channel = texts(page, "#recommended-items .result-name")[0]
+    # The title changes at the click, the list when the answer arrives: wait for their list.
+    other_recs = api(slack_url, f"{SLACK}/people/{like[0]['id']}/recommendations", k=10)["results"]
+    expect_texts(page, "#recommended-items .result-name", [f"#{r['name']}" for r in other_recs])
+    first_channel = f"#{other_recs[0]['name']}"
     page.locator("#recommended-items .result-name").first.click()
     page.wait_for_selector(f"#item-chosen strong:has-text('{first_channel}')")
     page.wait_for_selector("#similar-items li.result")
@@ -126,8 +152,8 @@ def test_both_pickers_on_the_slack_export(page, slack_url):
 
 
 def test_readable_on_a_phone(browser, slack_url):
-    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = new_context(browser, viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
+                          has_touch=True)
     page = context.new_page()
     page.goto(slack_url + "/")
     page.wait_for_selector("#model-info:has-text('51 people')")
@@ -148,7 +174,7 @@ def test_readable_on_a_phone(browser, slack_url):
 def test_the_key_field_when_reading_needs_a_key(browser, globex_dir):
     app = create_app(make_settings(globex_dir, read_keys=True), store=MemoryEventStore())
     with live_server(app) as url:
-        context = browser.new_context()
+        context = new_context(browser)
         page = context.new_page()
         page.goto(url + "/")
         page.wait_for_selector("#error:not([hidden])")
@@ -164,7 +190,7 @@ def test_the_key_field_when_reading_needs_a_key(browser, globex_dir):
         context.close()
 
         # Or in the address: it is used, then taken out of the address bar.
-        context = browser.new_context()
+        context = new_context(browser)
         page = context.new_page()
         page.goto(f"{url}/?key={KEYS['globex-admin']}")
         page.wait_for_selector("#model-info:has-text('4 people')")
@@ -221,6 +247,10 @@ def test_a_team_of_films_is_worded_as_items(page, ml100k_dir):
 def test_a_pick_made_before_the_search_answers_stays_closed(page, slack_url):
     """Typing then choosing at once (before the typed search returns): the list must not
     come back over the chosen person when the late answer arrives."""
+    searching: list = []  # the person searches sent and not answered yet
+    page.on("request", lambda request: searching.append(request) if "/people?" in request.url else None)
+    for answered in ("requestfinished", "requestfailed"):
+        page.on(answered, lambda request: searching.remove(request) if request in searching else None)
     page.goto(slack_url + "/")
     page.wait_for_selector("#model-info:has-text('51 people')")
     page.click("#person-search")
@@ -228,7 +258,14 @@ def test_a_pick_made_before_the_search_answers_stays_closed(page, slack_url):
     page.type("#person-search", "rach")  # a search is now pending
     page.locator("#person-options button.option").first.click()  # the list from before typing
     page.wait_for_selector("#similar-people li.result")
-    page.wait_for_timeout(600)  # longer than the search delay and its answer
+    # Past the search delay (120 ms), then until every search sent is answered, however slow
+    # the server; then the page's handling of the last answer.
+    page.wait_for_timeout(500)
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while searching and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert not searching, "a person search was never answered"
+    page.wait_for_timeout(500)
     assert page.locator("#person-options").is_hidden()
     assert page.errors == []
 
@@ -242,13 +279,13 @@ def test_the_experiments_panel_for_an_admin_key(browser, globex_dir):
         headers = {"X-API-Key": KEYS["globex-admin"]}
         for user in ("g1", "g2", "g3", "g4"):
             answer = httpx.get(f"{url}/api/v1/teams/globex/people/{user}/recommendations", headers=headers,
-                               timeout=30).json()
+                               timeout=TIMEOUT / 1000).json()
             if answer["results"]:
                 response = httpx.post(url + "/api/v1/teams/globex/feedback", headers=headers, json={
                     "recommendation_id": answer["recommendation_id"], "user": user,
-                    "item": answer["results"][0]["id"], "action": "click"})
+                    "item": answer["results"][0]["id"], "action": "click"}, timeout=TIMEOUT / 1000)
                 assert response.status_code == 201, response.text
-        context = browser.new_context()
+        context = new_context(browser)
         page = context.new_page()
         errors = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -266,7 +303,7 @@ def test_the_experiments_panel_for_an_admin_key(browser, globex_dir):
         context.close()
 
         # Without a key the panel stays hidden and nothing is asked for.
-        context = browser.new_context()
+        context = new_context(browser)
         page = context.new_page()
         page.goto(url + "/")
         page.wait_for_selector("#model-info:has-text('200 people')")  # the open demo team
