@@ -73,6 +73,17 @@ def reject_unknown_options(reader: str, options: Mapping[str, Any]) -> None:
         raise ConfigError(f"{reader}: unknown option(s) {', '.join(sorted(options))}")
 
 
+def file_in_folder(path: Path, name: str) -> Path:
+    """``path`` itself, or the file ``name`` in it when ``path`` is a folder (a reader takes
+    either); a folder without that file is a :class:`DataError` naming the folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / name
+        if not path.exists():
+            raise DataError(f"no {name} in this folder", file=str(path.parent))
+    return path
+
+
 def file_label(path: Path) -> str:
     """How error messages name a file."""
     return str(path)

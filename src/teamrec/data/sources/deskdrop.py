@@ -29,6 +29,7 @@ from teamrec.data.sources._common import (
     Delimited,
     EventColumns,
     Progress,
+    file_in_folder,
     make_dataset,
     read_delimited_events,
     read_header,
@@ -36,7 +37,7 @@ from teamrec.data.sources._common import (
     reject_unknown_options,
     require_columns,
 )
-from teamrec.errors import ConfigError, DataError
+from teamrec.errors import ConfigError
 
 #: Strength of each Deskdrop event type (the value of its events).
 EVENT_STRENGTHS: dict[str, float] = {
@@ -61,11 +62,7 @@ def read_deskdrop(
 ) -> Dataset:
     """Read Deskdrop's ``users_interactions.csv`` (or the folder holding it)."""
     reject_unknown_options("deskdrop", options)
-    path = Path(path)
-    if path.is_dir():
-        path = path / INTERACTIONS
-        if not path.exists():
-            raise DataError(f"no {INTERACTIONS} in this folder", file=str(path.parent))
+    path = file_in_folder(path, INTERACTIONS)
     try:
         strengths = {**EVENT_STRENGTHS, **{str(k): float(v) for k, v in
                                           (event_strengths or {}).items()}}

@@ -27,6 +27,7 @@ from teamrec.data.sources._common import (
     Delimited,
     EventColumns,
     Progress,
+    file_in_folder,
     id_strings,
     make_dataset,
     read_delimited_events,
@@ -53,11 +54,7 @@ def read_lastfm(
 ) -> Dataset:
     """Read Last.fm 2K play counts (``user_artists.dat`` or its folder)."""
     reject_unknown_options("lastfm", options)
-    path = Path(path)
-    if path.is_dir():
-        path = path / PLAYS
-        if not path.exists():
-            raise DataError(f"no {PLAYS} in this folder", file=str(path.parent))
+    path = file_in_folder(path, PLAYS)
     columns = EventColumns(
         sources={"user": "userID", "item": "artistID", "value": "weight"},
         constants={"kind": "play", "team": team},

@@ -27,6 +27,7 @@ from teamrec.data.sources._common import (
     Delimited,
     EventColumns,
     Progress,
+    file_in_folder,
     make_dataset,
     read_delimited_events,
     read_table,
@@ -36,14 +37,6 @@ from teamrec.errors import DataError
 
 RATING_COLUMNS = ("user", "item", "rating", "timestamp")
 _ITEM_COLUMNS = ("item", "name", "release_date", "video_release_date", "imdb_url")
-
-
-def _ratings_file(path: Path) -> Path:
-    if path.is_dir():
-        path = path / "u.data"
-        if not path.exists():
-            raise DataError("no u.data in this folder", file=str(path.parent))
-    return path
 
 
 def read_movielens(
@@ -57,7 +50,7 @@ def read_movielens(
 ) -> Dataset:
     """Read a MovieLens 100K ratings file (or the folder holding ``u.data``)."""
     reject_unknown_options("movielens", options)
-    ratings = _ratings_file(Path(path))
+    ratings = file_in_folder(path, "u.data")
     spec = Delimited(ratings, sep="\t", header=False, names=RATING_COLUMNS,
                      quoting=csv.QUOTE_NONE)
     columns = EventColumns(
