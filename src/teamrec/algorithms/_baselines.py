@@ -16,12 +16,28 @@ Within one half-step the updates are independent of each other, so each is one s
 matrix-vector product: the same numbers as Surprise's loops (up to the order of a floating
 sum).
 Starting from given user biases continues the optimisation (a warm start for updates).
+
+:data:`RatingScale` is the config field both rating models clip their estimates to.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import scipy.sparse as sp
+from pydantic import AfterValidator
+
+
+def _ordered_scale(value: tuple[float, float] | None) -> tuple[float, float] | None:
+    if value is not None and not value[0] < value[1]:
+        raise ValueError("rating_scale must be (lowest, highest) with lowest < highest")
+    return value
+
+
+#: A rating model's ``rating_scale`` setting: the (lowest, highest) ratings its estimates are
+#: clipped to, checked to be in order; None takes the training data's range.
+RatingScale = Annotated[tuple[float, float] | None, AfterValidator(_ordered_scale)]
 
 
 def global_mean(X: sp.csr_matrix) -> float:

@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from teamrec.algorithms import _topk
+from teamrec.algorithms._baselines import RatingScale
 from teamrec.algorithms.base import (
     Algorithm,
     AlgorithmConfig,
@@ -58,16 +59,9 @@ class BiasedMFConfig(AlgorithmConfig):
     init_std: float = Field(0.1, ge=0)
     batch_size: int = Field(4096, ge=1)
     random_state: int = 0
-    rating_scale: tuple[float, float] | None = None
+    rating_scale: RatingScale = None
     clip: bool = True
     update_epochs: int = Field(5, ge=0)
-
-    @field_validator("rating_scale")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not value[0] < value[1]:
-            raise ValueError("rating_scale must be (lowest, highest) with lowest < highest")
-        return value
 
 
 class _Params:

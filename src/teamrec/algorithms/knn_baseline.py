@@ -68,11 +68,11 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, field_validator
+from pydantic import Field
 from scipy.linalg import blas
 
 from teamrec.algorithms import _topk
-from teamrec.algorithms._baselines import als_baselines, fold_in_user_bias, global_mean
+from teamrec.algorithms._baselines import RatingScale, als_baselines, fold_in_user_bias, global_mean
 from teamrec.algorithms.base import (
     Algorithm,
     AlgorithmConfig,
@@ -109,7 +109,7 @@ class KNNBaselineConfig(AlgorithmConfig):
     baseline_epochs: int = Field(10, ge=0)
     reg_u: float = Field(15.0, ge=0)
     reg_i: float = Field(10.0, ge=0)
-    rating_scale: tuple[float, float] | None = None
+    rating_scale: RatingScale = None
     clip: bool = True
     update_epochs: int = Field(3, ge=0, description="warm-started baseline epochs in update()")
     refit_fraction: float = Field(
@@ -119,13 +119,6 @@ class KNNBaselineConfig(AlgorithmConfig):
     cache_max_cells: int = Field(
         1 << 24, ge=0, description="keep computed rows of estimates up to this many (0: never)"
     )
-
-    @field_validator("rating_scale")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not value[0] < value[1]:
-            raise ValueError("rating_scale must be (lowest, highest) with lowest < highest")
-        return value
 
 
 class KNNBaseline(Algorithm):
