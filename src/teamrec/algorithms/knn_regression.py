@@ -165,7 +165,9 @@ class KNNRegression(_Neighbourhood):
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         return self._ranking(self._rows(users, user_items))[0]
 
-    def _rank_keys(self, users: np.ndarray, user_items: sp.spmatrix | None) -> tuple[np.ndarray, None]:
+    def _rank_keys(
+        self, users: np.ndarray, user_items: sp.spmatrix | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         scores, possible = self._ranking(self._rows(users, user_items))
         scores[~possible] = -np.inf
