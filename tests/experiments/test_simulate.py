@@ -271,3 +271,22 @@ def test_window_days_clicks_only_what_is_taken_soon_after_the_visit():
     assert wanted_now({"x": -np.inf}, "x", -np.inf, 1)  # no times: the whole hold-out is the future
     with pytest.raises(DataError, match="window_days"):
         replay(holdout, recommend, window_days=-1)
+
+
+def test_clickable_visit_clicks_only_the_visits_own_item():
+    holdout = make_events(user=["p", "p", "q"], item=["a", "b", "a"], value=1.0, timestamp=np.nan, team="acme")
+    asked = []
+
+    def recommend(visit):
+        asked.append(visit.item)
+        return Served(f"r{visit.index}", ["a", "b"])
+
+    sim = replay(holdout, recommend, clickable="visit", seed=4)
+    assert sorted(asked) == ["a", "a", "b"]  # every visit knows the item it was made for
+    clicks = sim.feedback.merge(sim.impressions.drop_duplicates("recommendation_id"), on="recommendation_id")
+    assert len(sim.feedback) == 3 and not sim.feedback["recommendation_id"].duplicated().any()
+    assert sorted(zip(clicks["person"], clicks["item_x"], strict=True)) == [("p", "a"), ("p", "b"), ("q", "a")]
+    # With the whole future clickable, p's first visit takes both of p's items at once.
+    assert replay(holdout, recommend, seed=4).feedback["recommendation_id"].duplicated().any()
+    with pytest.raises(DataError, match="clickable"):
+        replay(holdout, recommend, clickable="all")

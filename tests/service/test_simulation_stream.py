@@ -160,3 +160,14 @@ def test_simulate_with_a_time_split_holds_out_the_latest_memberships(tmp_path):
     # The default split of data with untimed events stays the random one.
     random = simulate_experiment(source, None, experiment, share=0.25, k=3)
     assert "(auto split: whole (person, item) pairs at random)" in random.to_text()
+
+
+def test_clickable_visit_through_the_service_keeps_the_off_policy_truth(tmp_path):
+    source = news_team(tmp_path)
+    result = simulate_experiment(source, None, EXPERIMENT, share=0.5, k=3, action="click", split="random",
+                                 clickable="visit", seed=1)
+    feedback = result.simulation.feedback
+    assert len(feedback) and not feedback["recommendation_id"].duplicated().any()
+    assert "only the visit's own held-out item clickable" in result.to_text()
+    (check,) = result.off_policy
+    assert check.visits > 0 and check.truth <= 1 / 3

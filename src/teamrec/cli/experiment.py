@@ -152,6 +152,9 @@ def simulate(
         float | None, typer.Option("--window-days", min=0, help="click only what the person takes within N days "
                                    "of the visit (default: the rest of their hold-out)")
     ] = None,
+    clickable: Annotated[str, typer.Option(
+        "--clickable", help="future: any shown item the person takes later; visit: only the visit's own item")
+    ] = "future",
     as_json: JsonOpt = False,
     chart: ChartOpt = None,
 ) -> None:
@@ -167,7 +170,7 @@ def simulate(
                                  matrix={"log1p": True} if log1p else None, share=share, k=k,
                                  max_visits=max_visits, action=action, seed=seed, split=split, stream=stream,
                                  refresh_every=refresh_every, refresh_seconds=refresh_seconds,
-                                 retrain_every=retrain_every, window_days=window_days)
+                                 retrain_every=retrain_every, window_days=window_days, clickable=clickable)
     _write_chart(result.simulation.report, chart)
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_text())
 

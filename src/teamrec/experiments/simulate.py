@@ -45,12 +45,14 @@ EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
 
 @dataclass(frozen=True)
 class Visit:
-    """One simulated request: who asks, when, and the visit's number in the replay."""
+    """One simulated request: who asks, when, the visit's number in the replay and the
+    held-out item the visit was made for (the person's next take)."""
 
     team: str
     person: str
     at: pd.Timestamp
     index: int
+    item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,16 +165,21 @@ def replay(
     max_visits: int | None = None,
     clicks: Literal["all", "first"] = "all",
     window_days: float | None = None,
+    clickable: Literal["future", "visit"] = "future",
 ) -> Simulation:
     """Replay ``holdout`` (an events frame: team, user, item, timestamp) through ``recommend`` and ``feedback``.
 
     ``max_visits`` keeps the first visits of the order (a quicker, still unbiased, replay).
     ``window_days``: with times, a shown item is clicked only when the person takes it within
     that many days of the visit (None: anywhere in the rest of their hold-out; see :func:`wanted_now`).
+    ``clickable="visit"``: only the visit's own held-out item can be clicked (the person came to
+    take that one; does the list offer it?), so each visit has at most one click.
     Returns the impressions and feedback logs and their report (against ``experiment`` when given).
     """
     if clicks not in ("all", "first"):
         raise DataError(f"clicks must be 'all' or 'first', got {clicks!r}", field="clicks")
+    if clickable not in ("future", "visit"):
+        raise DataError(f"clickable must be 'future' or 'visit', got {clickable!r}", field="clickable")
     if window_days is not None and not window_days >= 0:
         raise DataError(f"window_days must be 0 or more, got {window_days!r}", field="window_days")
     visits, timed = _visits(holdout, order, seed)
@@ -187,9 +194,10 @@ def replay(
     impressions: dict[str, list[Any]] = {c: [] for c in IMPRESSION_COLUMNS}
     actions: dict[str, list[Any]] = {c: [] for c in FEEDBACK_COLUMNS}
     seen_ids: set[str] = set()
-    for index, (team, user, t) in enumerate(zip(visits["team"], visits["user"], times, strict=True)):
+    for index, (team, user, own, t) in enumerate(
+            zip(visits["team"], visits["user"], visits["item"], times, strict=True)):
         at = pd.Timestamp(t, unit="s", tz="UTC") if timed else EPOCH + pd.Timedelta(seconds=index)
-        served = _as_served(recommend(Visit(team, user, at, index)), index)
+        served = _as_served(recommend(Visit(team, user, at, index, own)), index)
         if served.recommendation_id in seen_ids:
             raise DataError(f"recommend returned the recommendation id {served.recommendation_id!r} twice",
                             field="recommendation_id")
@@ -212,7 +220,7 @@ def replay(
         impressions["shown_at"] += [at] * n
 
         wanted = future[(team, user)]
-        hits = [i for i in items if wanted_now(wanted, i, t, window_days)]
+        hits = [i for i in items if wanted_now(wanted, i, t, window_days) and (clickable == "future" or i == own)]
         for n_click, click in enumerate(hits[:1] if clicks == "first" else hits, start=1):
             del wanted[click]
             clicked_at = at + pd.Timedelta(seconds=n_click)

@@ -134,6 +134,7 @@ def simulate_experiment(
     refresh_seconds: float | None = None,
     retrain_every: int | None = None,
     window_days: float | None = None,
+    clickable: str = "future",
 ) -> ServiceSimulation:
     """Replay ``source``'s hold-out through a real :class:`TeamService` serving ``experiment``.
 
@@ -155,8 +156,11 @@ def simulate_experiment(
     data's clock); with ``retrain_every``, a full retrain every that many (what time decay
     needs). A click stands for the person's first held-out event of that item, which is then
     not streamed again. ``window_days``: a shown item is clicked only when the person takes it
-    within that many days of the visit.
+    within that many days of the visit; ``clickable="visit"``: only the visit's own held-out
+    item can be clicked (at most one click per visit).
     """
+    if clickable not in ("future", "visit"):
+        raise DataError(f"clickable must be 'future' or 'visit', got {clickable!r}", field="clickable")
     if split not in ("auto", "random", "time"):
         raise DataError(f"split must be 'auto', 'random' or 'time', got {split!r}", field="split")
     if stream and split == "random":
@@ -229,7 +233,7 @@ def simulate_experiment(
             team = service.team(TEAM)
             feed = None if streamed is None else Stream(team, streamed, refresh_every, retrain_every, refresh_seconds)
             sim, checks = _replay(team, experiment, holdout.assign(team=TEAM), k, max_visits, action, seed,
-                                  feed, window_days)
+                                  feed, window_days, clickable)
             stats = None if feed is None else feed.figures(set(train["item"].astype(str)), sim)
             if feed is not None and stats is not None:
                 notes.append(feed.describe(stats))
@@ -238,6 +242,8 @@ def simulate_experiment(
     held_times = pd.to_numeric(holdout["timestamp"], errors="coerce").to_numpy(dtype=float)
     how = "the last share in time" if np.isfinite(held_times).all() else "whole (person, item) pairs at random"
     window = "" if window_days is None else f", a click within {window_days:g} days of the visit"
+    if clickable == "visit":
+        window += ", only the visit's own held-out item clickable"
     notes.insert(0, f"simulated with k={k}, hold-out share {share} ({split} split: {how}), feedback action "
                  f"{action!r}{window}; the experiment's window and rollout are ignored (the simulated team takes "
                  "part)")
@@ -378,6 +384,7 @@ class Stream:
 def _replay(
     team: TeamService, experiment: Experiment, holdout: pd.DataFrame, k: int, max_visits: int | None,
     action: str, seed: int, feed: Stream | None = None, window_days: float | None = None,
+    clickable: str = "future",
 ) -> tuple[Simulation, list[OffPolicyCheck]]:
     caller = Caller(trusted=True)
     counter = iter(range(1 << 62))
@@ -412,7 +419,9 @@ def _replay(
             target[rid] = set(top)
             now = float(holdout_times[visit.index]) if timed else -np.inf
             wanted = future.get(visit.person, {})
-            truth_hits[answer.arm].append(sum(1 for i in top if wanted_now(wanted, i, now, window_days)))
+            own = visit.item
+            truth_hits[answer.arm].append(sum(1 for i in top if wanted_now(wanted, i, now, window_days)
+                                              and (clickable == "future" or i == own)))
         return Served(
             recommendation_id=rid, items=[r.id for r in answer.results], arm=answer.arm,
             explored=[r.explored for r in answer.results],
@@ -426,7 +435,8 @@ def _replay(
             feed.clicked(user, item)
         team.feedback(caller, user, item, action, recommendation_id=recommendation_id, timestamp=at.timestamp())
 
-    sim = replay(holdout, recommend, feedback, experiment=experiment, seed=seed, window_days=window_days)
+    sim = replay(holdout, recommend, feedback, experiment=experiment, seed=seed, window_days=window_days,
+                 clickable="visit" if clickable == "visit" else "future")
     checks = []
     shown = sim.impressions.assign(clicked=clicked(sim.impressions, sim.feedback))
     for arm in experiment.arm_names:
