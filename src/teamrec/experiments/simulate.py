@@ -10,6 +10,8 @@ assumption under which the logged propensities give unbiased off-policy estimate
 ``clicks="first"`` clicks only the highest-placed one (a person who stops at the first hit).
 Visits come in time order, or, when the hold-out has no times, in a random order seeded by
 ``seed`` (every item of a person's hold-out is then their future at every visit).
+``window_days`` keeps the future to what the person takes within that many days of the visit;
+``clickable="visit"`` to the visit's own item (the one the person came for).
 
 ``recommend`` returns a :class:`Served` (the recommendation id, the items in shown order, the
 arm and, per item, whether it was explored and its show probability) or a plain list of items

@@ -9,6 +9,13 @@ the hold-out as simulated people (:func:`teamrec.experiments.simulate.replay`): 
 and learnt at once when the action is a learning event for the team: a ``join`` by default).
 No HTTP: the same calls the routes make, without the sockets.
 
+With ``stream`` the replay is news-style (:class:`Stream`): every held-out event -- what
+everybody did after the cut-off, not only the simulated clicks -- is ingested in time order
+through ``TeamService.ingest`` (what ``POST .../events`` does), and the service's incremental
+refresh runs as its ``[online]`` settings would trigger it, so items first seen after the
+cut-off (Deskdrop's new articles, a Slack export's new channels) enter every arm's model and
+can be recommended and clicked.
+
 Besides the report, it checks the off-policy estimate against the truth: for every arm that
 explores, the IPS estimate (from that arm's logged propensities) of the CTR its list would get
 *without* exploration, and that list's exact CTR over the same visits (its hits among the
