@@ -30,6 +30,13 @@ ARMS = ("popularity", "ease")
 EVERYONE = 0.9
 
 
+def same_lists(train: pd.DataFrame, people: list[str], k: int) -> int:
+    """How many of ``people`` get the same top ``k`` from both arms (fitted on ``train``)."""
+    data = build_matrix(train, config=default_config("slack-export"))
+    first, second = (TeamModel.fit(data, arm) for arm in ARMS)
+    return sum([r.id for r in first.recommend(p, k)] == [r.id for r in second.recommend(p, k)] for p in people)
+
+
 def ranks(train: pd.DataFrame, holdout: pd.DataFrame, algorithm: str) -> np.ndarray:
     """The rank (1 = first) of each held-out (person, channel) in ``algorithm``'s list for the
     person, fitted on ``train``; NaN when the model cannot rank it (a channel it never saw)."""
@@ -56,6 +63,9 @@ def describe(name: str, train: pd.DataFrame, holdout: pd.DataFrame, everyone: se
             known = r[np.isfinite(r)]
             mean = f"{known.mean():.1f}" if len(known) else "-"
             print(f"{label:<34}{arm:<12}{len(r):>5}{int((r <= 3).sum()):>10}{int((r <= 10).sum()):>11}{mean:>11}")
+    people = sorted(holdout["user"].astype(str).unique())
+    print(f"the same list from both arms: top 3 for {same_lists(train, people, 3)}, top 10 for "
+          f"{same_lists(train, people, 10)} of the {len(people)} people with held-out memberships")
 
 
 def main(path: str) -> None:
