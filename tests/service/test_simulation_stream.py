@@ -39,13 +39,14 @@ def news_team(tmp_path) -> str:
 def test_streamed_events_bring_a_new_item_into_the_models_and_it_is_clicked(tmp_path):
     source = news_team(tmp_path)
     share = 0.5  # the two events per person after the cut-off
-    result = simulate_experiment(source, None, EXPERIMENT, share=share, k=3, action="click", stream=True,
+    result = simulate_experiment(source, None, EXPERIMENT, share=share, k=3, action="join", stream=True,
                                  refresh_every=5)
     assert result.train_events == 2 * PEOPLE and result.holdout_events == 2 * PEOPLE
     stats = result.stream
     assert stats is not None
-    # Every held-out event but those a click stood for was streamed, in refreshes of five.
-    assert stats["streamed"] + stats["clicks"] <= 2 * PEOPLE and stats["refreshes"] >= 5
+    # Every held-out event but those a click stood for (a join is a learning event here) was
+    # streamed, in refreshes of five; the last visit's own event comes after the last visit.
+    assert stats["streamed"] + stats["clicks"] in (2 * PEOPLE - 1, 2 * PEOPLE) and stats["refreshes"] >= 5
     assert stats["new_items"] == 1  # ``fresh`` entered every arm's vocabulary
     clicks = result.simulation.feedback
     on_fresh = clicks[clicks["item"] == "fresh"]
@@ -56,6 +57,13 @@ def test_streamed_events_bring_a_new_item_into_the_models_and_it_is_clicked(tmp_
     assert first_shown > pd.Timestamp(2000 + 10 * 4, unit="s", tz="UTC")
     assert "items new since the cut-off entered the models" in result.to_text()
     assert all(check.within for check in result.off_policy)
+
+
+def test_a_click_that_is_no_learning_event_leaves_the_stream_whole(tmp_path):
+    result = simulate_experiment(news_team(tmp_path), None, EXPERIMENT, share=0.5, k=3, action="click",
+                                 stream=True, refresh_every=5)
+    assert result.stream is not None and result.stream["clicks"] > 0
+    assert result.stream["streamed"] == 2 * PEOPLE - 1  # a csv team learns nothing from a click
 
 
 def test_without_the_stream_a_new_item_is_never_clicked(tmp_path):
@@ -171,3 +179,13 @@ def test_clickable_visit_through_the_service_keeps_the_off_policy_truth(tmp_path
     assert "only the visit's own held-out item clickable" in result.to_text()
     (check,) = result.off_policy
     assert check.visits > 0 and check.truth <= 1 / 3
+
+
+def test_a_click_stands_for_the_first_learnt_event_of_its_pair_not_a_message_before_it():
+    team = FakeTeam()
+    events = pd.DataFrame({"user": "u", "item": "c", "kind": ["message", "member", "message"], "value": 1.0,
+                           "timestamp": [1.0, 2.0, 3.0], "learnt": [False, True, False]})
+    feed = Stream(team, events, refresh_every=None)
+    feed.clicked("u", "c")  # joined from a recommendation: the membership at 2.0 was that join
+    feed.advance(10.0)
+    assert team.calls == [("ingest", [1.0, 3.0])]

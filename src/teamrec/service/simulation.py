@@ -161,8 +161,8 @@ def simulate_experiment(
     after the cut-off enter every arm's model), or once an event has waited ``refresh_seconds``
     of the data's time (the service's ``refit_events`` / ``refit_seconds``, replayed in the
     data's clock); with ``retrain_every``, a full retrain every that many (what time decay
-    needs). A click stands for the person's first held-out event of that item, which is then
-    not streamed again. ``window_days``: a shown item is clicked only when the person takes it
+    needs). A click stored as a learning event stands for the person's first held-out event of
+    that item (of a kind the models learn from), which is then not streamed again. ``window_days``: a shown item is clicked only when the person takes it
     within that many days of the visit; ``clickable="visit"``: only the visit's own held-out
     item can be clicked (at most one click per visit).
     """
@@ -214,7 +214,8 @@ def simulate_experiment(
         cut = float(pd.to_numeric(held["timestamp"]).min())
         other_times = pd.to_numeric(others["timestamp"], errors="coerce").to_numpy(dtype=float)
         later = np.isfinite(other_times) & (other_times >= cut)
-        streamed = pd.concat([held, others[later]], ignore_index=True)  # what everyone did after the cut-off
+        # What everyone did after the cut-off; only the learnt kinds' events can be what a click stood for.
+        streamed = pd.concat([held.assign(learnt=True), others[later].assign(learnt=False)], ignore_index=True)
         others = others[~later]
     train_all = pd.concat([train, others], ignore_index=True) if len(others) else train
     experiment = experiment.model_copy(update={"start": pd.Timestamp("2000-01-01", tz="UTC").to_pydatetime(),
@@ -291,8 +292,10 @@ class Stream:
     that long *in the data's time* -- and, with ``retrain_every``, a full retrain every that
     many events. It runs in the replay's own thread, so a run is reproducible.
 
-    :meth:`advance` ingests every event before a visit's time; :meth:`clicked` records a click,
-    which stands for the person's first held-out event of that item (not streamed again)."""
+    :meth:`advance` ingests every event before a visit's time; :meth:`clicked` records a click
+    that was stored as a learning event, which stands for the person's first held-out event of
+    that item (not streamed again). ``events`` may carry a boolean ``learnt`` column: only
+    those events can be what a click stood for."""
 
     COLUMNS = ("user", "item", "kind", "value", "timestamp")
 
@@ -301,9 +304,15 @@ class Stream:
         frame = events[list(self.COLUMNS)].copy()
         frame["user"], frame["item"] = frame["user"].astype(str), frame["item"].astype(str)
         frame["timestamp"] = pd.to_numeric(frame["timestamp"]).astype(float)
-        frame = frame.sort_values(["timestamp", "user", "item"], kind="stable").reset_index(drop=True)
-        # The event a click stands for: the pair's first held-out one.
-        frame["first"] = ~frame.duplicated(["user", "item"], keep="first")
+        learnt = events["learnt"].to_numpy(dtype=bool) if "learnt" in events.columns else np.ones(len(frame), bool)
+        frame = frame.assign(learnt=learnt).sort_values(["timestamp", "user", "item"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        # The event a click stands for: the pair's first held-out one of a kind the models learn
+        # from (``learnt``; a Slack membership, not a message in the channel).
+        first = np.zeros(len(frame), dtype=bool)
+        mask = frame["learnt"].to_numpy()
+        first[mask] = ~frame.loc[mask].duplicated(["user", "item"], keep="first").to_numpy()
+        frame["first"] = first
         self.frame = frame
         self.times = frame["timestamp"].to_numpy()
         self.team = team
@@ -438,9 +447,10 @@ def _replay(
     def feedback(recommendation_id: str, item: str, _action: str, at: pd.Timestamp) -> None:
         user = person_of[recommendation_id]
         future.get(user, {}).pop(item, None)
-        if feed is not None:
+        done = team.feedback(caller, user, item, action, recommendation_id=recommendation_id,
+                             timestamp=at.timestamp())
+        if feed is not None and done.event_kind is not None:  # the click was the read: not streamed twice
             feed.clicked(user, item)
-        team.feedback(caller, user, item, action, recommendation_id=recommendation_id, timestamp=at.timestamp())
 
     sim = replay(holdout, recommend, feedback, experiment=experiment, seed=seed, window_days=window_days,
                  clickable="visit" if clickable == "visit" else "future")
