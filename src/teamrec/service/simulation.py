@@ -162,9 +162,10 @@ def simulate_experiment(
     of the data's time (the service's ``refit_events`` / ``refit_seconds``, replayed in the
     data's clock); with ``retrain_every``, a full retrain every that many (what time decay
     needs). A click stored as a learning event stands for the person's first held-out event of
-    that item (of a kind the models learn from), which is then not streamed again. ``window_days``: a shown item is clicked only when the person takes it
-    within that many days of the visit; ``clickable="visit"``: only the visit's own held-out
-    item can be clicked (at most one click per visit).
+    that item (of a kind the models learn from), which is then not streamed again.
+    ``window_days``: a shown item is clicked only when the person takes it within that many
+    days of the visit; ``clickable="visit"``: only the visit's own held-out item can be clicked
+    (at most one click per visit).
     """
     if clickable not in ("future", "visit"):
         raise DataError(f"clickable must be 'future' or 'visit', got {clickable!r}", field="clickable")
