@@ -9,7 +9,7 @@ from teamrec.errors import DataError
 from teamrec.experiments.assignment import assign_one
 from teamrec.experiments.exploration import explore
 from teamrec.experiments.settings import parse_experiment
-from teamrec.experiments.simulate import Served, Visit, replay, split_holdout
+from teamrec.experiments.simulate import Served, Visit, replay, split_holdout, wanted_now
 
 K = 5
 EXPERIMENT = parse_experiment({
@@ -179,6 +179,10 @@ def test_split_holdout_never_holds_out_what_the_person_already_took():
     assert len(test) and not any(p in taken for p in zip(test["user"], test["item"], strict=True))
     assert len(test) < 0.3 * len(events) - 20  # the re-takes of training pairs were dropped
     assert train["timestamp"].max() < test["timestamp"].min()
+    # retakes=True (the stream of a news-style replay): every event after the cut-off, re-takes too
+    same_train, everything = split_holdout(events, 0.3, retakes=True)
+    assert same_train.equals(train) and len(everything) == len(events) - len(train) > len(test)
+    assert set(map(tuple, test.to_numpy().tolist())) <= set(map(tuple, everything.to_numpy().tolist()))
     untimed = events.assign(timestamp=np.nan)
     train, test = split_holdout(untimed, 0.3, seed=2)
     taken = set(zip(train["user"], train["item"], strict=True))
@@ -248,3 +252,41 @@ def test_off_policy_estimate_of_the_exploit_only_policy_from_the_replay_logs():
     assert abs(estimate.ips - truth) < 3.5 * se, (estimate, truth)
     assert estimate.recommendations == len(hits)
     assert truth > taste["clicked"].mean()  # exploration costs clicks: the estimate is not the logged CTR
+
+
+def test_window_days_clicks_only_what_is_taken_soon_after_the_visit():
+    day = 86400.0
+    holdout = make_events(user=["p", "p"], item=["soon", "later"], value=1.0, timestamp=[0.0, 10 * day],
+                          team="acme")
+
+    def recommend(visit):
+        return Served(f"r{visit.index}", ["soon", "later"])
+
+    whole = replay(holdout, recommend)
+    assert sorted(whole.feedback["item"]) == ["later", "soon"]  # the first visit finds both
+    week = replay(holdout, recommend, window_days=7)
+    assert list(week.feedback["item"]) == ["soon", "later"]  # "later" only at its own visit
+    assert list(week.feedback["recommendation_id"]) == ["r0", "r1"]
+    assert wanted_now({"x": 5.0}, "x", 5.0, 0) and not wanted_now({"x": 5.0}, "x", 6.0)
+    assert wanted_now({"x": -np.inf}, "x", -np.inf, 1)  # no times: the whole hold-out is the future
+    with pytest.raises(DataError, match="window_days"):
+        replay(holdout, recommend, window_days=-1)
+
+
+def test_clickable_visit_clicks_only_the_visits_own_item():
+    holdout = make_events(user=["p", "p", "q"], item=["a", "b", "a"], value=1.0, timestamp=np.nan, team="acme")
+    asked = []
+
+    def recommend(visit):
+        asked.append(visit.item)
+        return Served(f"r{visit.index}", ["a", "b"])
+
+    sim = replay(holdout, recommend, clickable="visit", seed=4)
+    assert sorted(asked) == ["a", "a", "b"]  # every visit knows the item it was made for
+    clicks = sim.feedback.merge(sim.impressions.drop_duplicates("recommendation_id"), on="recommendation_id")
+    assert len(sim.feedback) == 3 and not sim.feedback["recommendation_id"].duplicated().any()
+    assert sorted(zip(clicks["person"], clicks["item_x"], strict=True)) == [("p", "a"), ("p", "b"), ("q", "a")]
+    # With the whole future clickable, p's first visit takes both of p's items at once.
+    assert replay(holdout, recommend, seed=4).feedback["recommendation_id"].duplicated().any()
+    with pytest.raises(DataError, match="clickable"):
+        replay(holdout, recommend, clickable="all")

@@ -130,7 +130,31 @@ def simulate(
         str, typer.Option("--action", help="the feedback each hit sends (join, click, rate_up)")
     ] = "join",
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    split: Annotated[str, typer.Option("--split", help="auto: the last share in time; random: per person")] = "auto",
+    split: Annotated[str, typer.Option(
+        "--split", help="auto: the last share in time (random when some event has no time); random: per person; "
+        "time: the last share in time, an untimed event dated at its item's creation")] = "auto",
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="news-style: ingest every held-out event in time order, refreshing the models as it goes")
+    ] = False,
+    refresh_every: Annotated[
+        int, typer.Option("--refresh-every", min=1,
+                          help="with --stream: an incremental refresh every N events (default: the service's "
+                          "refit_events)")
+    ] = 1000,
+    refresh_seconds: Annotated[
+        float | None, typer.Option("--refresh-seconds", min=0.001, help="with --stream: also refresh once an event "
+                                   "has waited N seconds of the data's time (the service's refit_seconds)")
+    ] = None,
+    retrain_every: Annotated[
+        int | None, typer.Option("--retrain-every", min=1, help="with --stream: a full retrain every N events")
+    ] = None,
+    window_days: Annotated[
+        float | None, typer.Option("--window-days", min=0, help="click only what the person takes within N days "
+                                   "of the visit (default: the rest of their hold-out)")
+    ] = None,
+    clickable: Annotated[str, typer.Option(
+        "--clickable", help="future: any shown item the person takes later; visit: only the visit's own item")
+    ] = "future",
     as_json: JsonOpt = False,
     chart: ChartOpt = None,
 ) -> None:
@@ -144,7 +168,9 @@ def simulate(
     kind_values = parse_floats(kind_value, "--kind-value")
     result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values,
                                  matrix={"log1p": True} if log1p else None, share=share, k=k,
-                                 max_visits=max_visits, action=action, seed=seed, split=split)
+                                 max_visits=max_visits, action=action, seed=seed, split=split, stream=stream,
+                                 refresh_every=refresh_every, refresh_seconds=refresh_seconds,
+                                 retrain_every=retrain_every, window_days=window_days, clickable=clickable)
     _write_chart(result.simulation.report, chart)
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_text())
 

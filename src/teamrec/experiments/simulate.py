@@ -10,6 +10,8 @@ assumption under which the logged propensities give unbiased off-policy estimate
 ``clicks="first"`` clicks only the highest-placed one (a person who stops at the first hit).
 Visits come in time order, or, when the hold-out has no times, in a random order seeded by
 ``seed`` (every item of a person's hold-out is then their future at every visit).
+``window_days`` keeps the future to what the person takes within that many days of the visit;
+``clickable="visit"`` to the visit's own item (the one the person came for).
 
 ``recommend`` returns a :class:`Served` (the recommendation id, the items in shown order, the
 arm and, per item, whether it was explored and its show probability) or a plain list of items
@@ -45,12 +47,14 @@ EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
 
 @dataclass(frozen=True)
 class Visit:
-    """One simulated request: who asks, when, and the visit's number in the replay."""
+    """One simulated request: who asks, when, the visit's number in the replay and the
+    held-out item the visit was made for (the person's next take)."""
 
     team: str
     person: str
     at: pd.Timestamp
     index: int
+    item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ class Simulation:
     visits: int
 
 
-def split_holdout(events: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_holdout(
+    events: pd.DataFrame, share: float, seed: int = 0, *, retakes: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split an events frame into ``(train, holdout)`` for :func:`replay`.
 
     With a timestamp on every event: the last ``share`` of the events in time (one cut-off time
@@ -92,6 +98,8 @@ def split_holdout(events: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd
     training (a re-read or a second rating). Those could never be hits -- the service hides
     what a person has already consumed -- and on data with many repeated events (Deskdrop:
     most held-out views were re-reads) they would fill the replay with visits no arm can win.
+    ``retakes=True`` keeps them in a time split's hold-out: every event after the cut-off, the
+    stream a news-style replay feeds to the service as it happens (see ``simulate_experiment``).
     """
     if not 0.0 < share < 1.0:
         raise DataError(f"hold-out share must be in (0, 1), got {share!r}", field="share")
@@ -105,7 +113,7 @@ def split_holdout(events: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd
             test = np.zeros(len(events), dtype=bool)
         in_train = np.zeros(int(pair.max()) + 1 if len(pair) else 0, dtype=bool)
         in_train[pair[~test]] = True
-        keep = ~test | ~in_train[pair]  # held-out events of pairs already in training are dropped
+        keep = ~test | ~in_train[pair] | retakes  # held-out events of pairs already in training are dropped
         return events.loc[~test].reset_index(drop=True), events.loc[test & keep].reset_index(drop=True)
     n_pairs = int(pair.max()) + 1 if len(pair) else 0
     first = np.unique(pair, return_index=True)[1]  # one row per pair, in pair order
@@ -158,14 +166,24 @@ def replay(
     seed: int = 0,
     max_visits: int | None = None,
     clicks: Literal["all", "first"] = "all",
+    window_days: float | None = None,
+    clickable: Literal["future", "visit"] = "future",
 ) -> Simulation:
     """Replay ``holdout`` (an events frame: team, user, item, timestamp) through ``recommend`` and ``feedback``.
 
     ``max_visits`` keeps the first visits of the order (a quicker, still unbiased, replay).
+    ``window_days``: with times, a shown item is clicked only when the person takes it within
+    that many days of the visit (None: anywhere in the rest of their hold-out; see :func:`wanted_now`).
+    ``clickable="visit"``: only the visit's own held-out item can be clicked (the person came to
+    take that one; does the list offer it?), so each visit has at most one click.
     Returns the impressions and feedback logs and their report (against ``experiment`` when given).
     """
     if clicks not in ("all", "first"):
         raise DataError(f"clicks must be 'all' or 'first', got {clicks!r}", field="clicks")
+    if clickable not in ("future", "visit"):
+        raise DataError(f"clickable must be 'future' or 'visit', got {clickable!r}", field="clickable")
+    if window_days is not None and not window_days >= 0:
+        raise DataError(f"window_days must be 0 or more, got {window_days!r}", field="window_days")
     visits, timed = _visits(holdout, order, seed)
     if max_visits is not None:
         visits = visits.iloc[:max_visits]
@@ -178,9 +196,10 @@ def replay(
     impressions: dict[str, list[Any]] = {c: [] for c in IMPRESSION_COLUMNS}
     actions: dict[str, list[Any]] = {c: [] for c in FEEDBACK_COLUMNS}
     seen_ids: set[str] = set()
-    for index, (team, user, t) in enumerate(zip(visits["team"], visits["user"], times, strict=True)):
+    for index, (team, user, own, t) in enumerate(
+            zip(visits["team"], visits["user"], visits["item"], times, strict=True)):
         at = pd.Timestamp(t, unit="s", tz="UTC") if timed else EPOCH + pd.Timedelta(seconds=index)
-        served = _as_served(recommend(Visit(team, user, at, index)), index)
+        served = _as_served(recommend(Visit(team, user, at, index, own)), index)
         if served.recommendation_id in seen_ids:
             raise DataError(f"recommend returned the recommendation id {served.recommendation_id!r} twice",
                             field="recommendation_id")
@@ -203,7 +222,7 @@ def replay(
         impressions["shown_at"] += [at] * n
 
         wanted = future[(team, user)]
-        hits = [i for i in items if i in wanted and wanted[i] >= t]
+        hits = [i for i in items if wanted_now(wanted, i, t, window_days) and (clickable == "future" or i == own)]
         for n_click, click in enumerate(hits[:1] if clicks == "first" else hits, start=1):
             del wanted[click]
             clicked_at = at + pd.Timedelta(seconds=n_click)
@@ -218,6 +237,17 @@ def replay(
     taken = validate_feedback(_frame(actions, "at"), "simulated feedback")
     log.info("replayed %d visits: %d impressions, %d clicks", len(visits), len(shown), len(taken))
     return Simulation(shown, taken, build_report(shown, taken, experiment), len(visits))
+
+
+def wanted_now(wanted: dict[str, float], item: str, now: float, window_days: float | None = None) -> bool:
+    """Whether a person whose future is ``wanted`` (item -> when they take it) would click
+    ``item`` shown at ``now``: they take it at or after ``now`` (every item of the future when
+    the hold-out has no times: its times are -inf) and, with ``window_days``, within that many
+    days (a news reader acts on what they read soon, not on an article read months later)."""
+    when = wanted.get(item)
+    if when is None or when < now:
+        return False
+    return window_days is None or not np.isfinite(now) or when <= now + window_days * 86400.0
 
 
 def _as_served(answer: Served | Sequence[Any], index: int) -> Served:
