@@ -23,7 +23,7 @@ def test_slack_export_choice_and_figure(slack_export_dir):
     model = create("auto").fit(split.train)
     summary = model.summary()
     assert not summary["budget_cut"]
-    assert len(summary["validation"]) == 12  # 10 single candidates + 2 blends, for 38 channels
+    assert len(summary["validation"]) == 17  # 11 single candidates + 6 blends, for 38 channels
     assert (summary["algorithm"], summary["params"]) == PINNED_CHOICE
     ndcg = protocol.evaluate(model, split, 10).metrics["ndcg@10"]
     assert ndcg == pytest.approx(PINNED_NDCG, abs=0.002)

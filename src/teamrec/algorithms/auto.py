@@ -5,7 +5,8 @@ entries held out, drawn from the seed's validation stream: only the matrix it is
 ever seen, so inside an evaluation it never touches test data), fits every candidate on the
 rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric, or
 ``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, then
-blends of the two best (:mod:`teamrec.algorithms.blend`, weights :data:`BLEND_WEIGHTS`),
+blends of every pair of the three best algorithms (:mod:`teamrec.algorithms.blend`, weights
+:data:`BLEND_WEIGHTS`),
 chooses the simplest candidate within ``tolerance`` of the best figure (:func:`_simplest_near_best`),
 refits it on the whole ``X`` and delegates every call to it.
 
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 #: offset so that auto inside a grid search draws a different split than the grid).
 _AUTO_STREAM = 11
 _METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "sampled-recall")
-#: EASE is a candidate up to this many items.
+#: EASE is a candidate up to this many items, user EASE up to this many people.
 DENSE_ITEMS = 12_000
 
 
@@ -77,16 +78,23 @@ def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> l
 
     Decided from the size alone (and whether the values are ratings), so that the same data
     give the same search everywhere. EASE (a dense ``n_items`` squared inverse, cubic time)
-    only up to :data:`DENSE_ITEMS` items, with its data-scaled lambda only: a validation split
-    trains on less data than the final fit and measurably prefers too large a lambda (ml-100k:
-    scale 30 on validation, 10 best on test; docs/benchmarks.md). On ratings EASE is also tried
-    on the rating values themselves. The sparse models always.
+    only up to :data:`DENSE_ITEMS` items, and user EASE (``n_users`` squared) only up to as
+    many people, each with its data-scaled lambda only: a validation split trains on less
+    data than the final fit and measurably prefers too large a lambda (ml-100k: scale 30 on
+    validation, 10 best on test; docs/benchmarks.md). On ratings both are also tried on the
+    square roots of the rating values (binarised ratings and the raw values both did worse on
+    ml-100k, on validation and test alike). The sparse models always.
     """
     out: list[tuple[str, dict[str, Any]]] = []
+    damped = {"binary": False, "value_power": 0.5}
     if n_items <= DENSE_ITEMS:
         out.append(("ease", {}))
         if ratings:
-            out.append(("ease", {"binary": False}))
+            out.append(("ease", damped))
+    if n_users <= DENSE_ITEMS:
+        out.append(("user-ease", {}))
+        if ratings:
+            out.append(("user-ease", damped))
     out += [("rp3beta", {"beta": b}) for b in (0.0, 0.3, 0.5, 0.7)]
     out += [("item-knn", {}), ("item-knn", {"neighbors": 50})]
     out.append(("user-knn", {"neighbors": 50, "shrinkage": 10.0}))
@@ -96,20 +104,28 @@ def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> l
     return out
 
 
-#: Weights of the second model tried when blending the two best single models.
+#: Weights of the second model tried when blending two of the best single models.
 BLEND_WEIGHTS = (0.25, 0.5)
+#: Blends pair the best single candidates of this many different algorithms.
+BLEND_TOP = 3
 
 
 def _blends(results: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Blends of the best single model with the best one of another algorithm."""
+    """Blends of every pair among the best candidates of the :data:`BLEND_TOP` best algorithms
+    (each algorithm by its best parameters), the better one first.
+
+    Not only the best with the runner-up: two models that are good in the same way add
+    little, and on Last.fm 2K the best pair is user EASE with ALS, the first and third
+    algorithms (docs/benchmarks.md)."""
     order = sorted(range(len(results)), key=lambda i: (-results[i][metric], i))
-    first = results[order[0]]
-    others = [results[i] for i in order if results[i]["algorithm"] != first["algorithm"]]
-    if not others:
-        return []
-    second = others[0]
-    return [{"first": first["algorithm"], "first_params": first["params"], "second": second["algorithm"],
-             "second_params": second["params"], "weight": w} for w in BLEND_WEIGHTS]
+    top: list[dict[str, Any]] = []
+    for i in order:
+        if results[i]["algorithm"] != "blend" and all(results[i]["algorithm"] != t["algorithm"] for t in top):
+            top.append(results[i])
+    top = top[:BLEND_TOP]
+    return [{"first": a["algorithm"], "first_params": a["params"], "second": b["algorithm"],
+             "second_params": b["params"], "weight": w}
+            for n, a in enumerate(top) for b in top[n + 1:] for w in BLEND_WEIGHTS]
 
 
 def _simplest_near_best(results: list[dict[str, Any]], metric: str, tolerance: float) -> int:

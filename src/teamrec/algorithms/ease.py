@@ -13,7 +13,9 @@ Defaults from the data (docs/benchmarks.md has the measurements behind both):
 * ``X`` is the interaction matrix as given, except that *ratings* (every value a whole number
   from 1 to 10, not all 1) are binarised: EASE regresses presence, and on 1-5 stars the
   Gram matrix is ~10x larger, which silently acts like a 10x smaller lambda
-  (``binary=None``; ``True``/``False`` force it).
+  (``binary=None``; ``True``/``False`` force it). Values kept as given can be damped with
+  ``value_power`` (``x ** p``; on ml-100k's stars ``p = 0.5`` beat both binary and the raw
+  values, measured on validation and test alike).
 * ``regularization=None`` scales lambda to the data: ``regularization_scale`` times the mean
   diagonal of ``X^T X`` (the mean squared column norm; for binary data the mean item
   popularity). The lambda used is learnt as ``lambda_``.
@@ -72,6 +74,9 @@ class EASEConfig(AlgorithmConfig):
     )
     regularization_scale: float = Field(10.0, gt=0, description="lambda = this x mean diagonal of X'X")
     binary: bool | None = Field(None, description="binarise the values (None: only when they are ratings)")
+    value_power: float = Field(
+        1.0, gt=0, le=4, description="values not binarised are raised to this power (0.5 damps 1-5 stars)"
+    )
     max_items: int = Field(20_000, ge=1, description="refuse more items than this")
     refit_fraction: float = Field(
         0.1, gt=0, le=1, description="update() refits when more rows than this share of items changed"
@@ -102,40 +107,24 @@ class EASE(Algorithm):
     config: EASEConfig
 
     def _check_size(self, n_items: int) -> None:
-        need = _PEAK_MATRICES * 8 * n_items * n_items
-        hint = "use 'als' or 'item-knn', which scale to large catalogues"
-        if n_items > self.config.max_items:
-            raise ModelTooLargeError(
-                f"{self.name}: {n_items:,} items is over max_items={self.config.max_items:,} "
-                f"(a dense {n_items:,} x {n_items:,} Gram matrix needs about {need / 2**30:.1f} GiB "
-                f"while fitting); {hint}"
-            )
-        free = available_memory()
-        if free is not None and need > free:
-            raise ModelTooLargeError(
-                f"{self.name}: {n_items:,} items need about {need / 2**30:.1f} GiB while fitting, "
-                f"{free / 2**30:.1f} GiB is available; {hint}"
-            )
+        check_dense_size(self.name, n_items, self.config.max_items, "items", "max_items")
 
-    def _values(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """The matrix EASE regresses: binarised when configured, or when the values are ratings."""
-        if self.config.binary is False:
-            return X
-        if self.config.binary or looks_like_ratings(X):
-            return binarize(X)
-        return X
+    def _binarizes(self, X: sp.csr_matrix) -> bool:
+        """Whether EASE regresses presence: when configured, or (None) when the values are ratings."""
+        return bool(self.config.binary) or (self.config.binary is None and looks_like_ratings(X))
 
     def _fit(self, X: sp.csr_matrix) -> None:
         n_items = X.shape[1]
         self._check_size(n_items)
-        Xv = self._values(X)
-        self.binarized_ = Xv is not X
+        self.binarized_ = self._binarizes(X)
+        Xv = self._person_rows(X)
         self.lambda_ = float(self.config.regularization or scaled_lambda(Xv, self.config.regularization_scale))
         self.gram_inverse_ = gram_inverse(sp.csr_matrix(Xv.T @ Xv), self.lambda_)
         self._after_load()
 
     def _person_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:
-        return binarize(rows) if getattr(self, "binarized_", False) else rows
+        """Rows as EASE regresses them: binarised, or raised to ``value_power``."""
+        return transform_values(rows, getattr(self, "binarized_", False), self.config.value_power)
 
     def _after_load(self) -> None:
         P = self.gram_inverse_
@@ -177,7 +166,7 @@ class EASE(Algorithm):
         old = self.X_
         if new.shape[0] < old.shape[0] or new.shape[1] < old.shape[1]:
             raise DataError(f"{self.name}: update() needs the whole grown matrix, got {new.shape} < {old.shape}")
-        binarize_now = self._values(new) is not new
+        binarize_now = self._binarizes(new)
         if new.shape[1] > old.shape[1] or new.nnz == 0 or binarize_now != getattr(self, "binarized_", False):
             return self.fit(new)
         grown = sp.vstack([old, sp.csr_matrix((new.shape[0] - old.shape[0], old.shape[1]))]).tocsr()
@@ -206,6 +195,36 @@ def looks_like_ratings(X: sp.spmatrix) -> bool:
     if data.size == 0:
         return False
     return bool(data.min() >= 1.0 and data.max() <= 10.0 and data.max() > 1.0 and np.all(data == np.round(data)))
+
+
+def transform_values(rows: sp.spmatrix, binary: bool, power: float) -> sp.csr_matrix:
+    """``rows`` binarised, or with every stored value raised to ``power`` (a copy when changed)."""
+    if binary:
+        return binarize(rows)
+    if power == 1.0:
+        return sp.csr_matrix(rows)
+    out = sp.csr_matrix(rows, dtype=np.float64, copy=True)
+    out.data = np.sign(out.data) * np.abs(out.data) ** power
+    return out
+
+
+def check_dense_size(name: str, n: int, max_n: int, what: str, setting: str) -> None:
+    """Refuse, with :class:`ModelTooLargeError`, ``n`` rows of dense ``n x n`` float64 matrices
+    (:data:`_PEAK_MATRICES` alive while fitting) over ``max_n`` or the memory available."""
+    need = _PEAK_MATRICES * 8 * n * n
+    hint = "use 'als' or 'item-knn', which scale to large catalogues"
+    if n > max_n:
+        raise ModelTooLargeError(
+            f"{name}: {n:,} {what} is over {setting}={max_n:,} "
+            f"(a dense {n:,} x {n:,} Gram matrix needs about {need / 2**30:.1f} GiB "
+            f"while fitting); {hint}"
+        )
+    free = available_memory()
+    if free is not None and need > free:
+        raise ModelTooLargeError(
+            f"{name}: {n:,} {what} need about {need / 2**30:.1f} GiB while fitting, "
+            f"{free / 2**30:.1f} GiB is available; {hint}"
+        )
 
 
 def binarize(X: sp.spmatrix) -> sp.csr_matrix:
