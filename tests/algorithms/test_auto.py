@@ -22,7 +22,7 @@ class TestAutoContract(AlgorithmContract):
 
 def test_chooses_the_best_validation_figure_and_refits_it_on_everything() -> None:
     X = checkerboard(60, 40, seed=3)
-    model = Auto(candidates=["popularity", "ease"]).fit(X)
+    model = Auto(candidates=["popularity", "ease"], tolerance=0.0, standard_errors=0.0).fit(X)
     figures = {(r["algorithm"], str(r["params"])): r["ndcg@10"] for r in model.validation_}
     assert {name for name, _ in figures} == {"popularity", "ease", "blend"}
     assert max(figures.values()) == figures[(model.summary()["algorithm"], str(model.choice_params_))]
@@ -77,3 +77,18 @@ def test_blends_pair_the_best_of_the_three_best_algorithms() -> None:
     expected = [(*best[i], *best[j]) for i, j in ((0, 1), (0, 2), (1, 2))]
     assert pairs == [p for p in expected for _ in BLEND_WEIGHTS]
     assert _blends(results[:1], "m") == []
+
+
+def test_the_simplest_candidate_the_validation_cannot_tell_from_the_best_is_chosen() -> None:
+    from teamrec.algorithms.auto import _simplest_near_best
+
+    results = [{"m": 0.230, "se": 0.004}, {"m": 0.240, "se": 0.004}, {"m": 0.243, "se": 0.004}]
+    assert _simplest_near_best(results, "m", 0.0, 0.0) == 2
+    assert _simplest_near_best(results, "m", 0.0, 1.0) == 1  # 0.003 below the best: within one SE
+    assert _simplest_near_best(results, "m", 0.0, 4.0) == 0
+    assert _simplest_near_best(results, "m", 0.06, 0.0) == 0  # the relative margin when it is wider
+
+
+def test_validation_figures_carry_their_standard_error() -> None:
+    model = Auto(candidates=["popularity", "ease"]).fit(checkerboard(60, 40, seed=3))
+    assert all(r["se"] > 0 for r in model.validation_)
