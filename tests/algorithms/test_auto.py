@@ -49,7 +49,7 @@ def test_a_spent_budget_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_candidates_follow_the_data_size_only() -> None:
     assert [n for n, _ in candidates(1000, 1700, 100_000)].count("ease") == 1
     damped = {"binary": False, "value_power": 0.5}
-    on_ratings = candidates(1000, 1700, 100_000, ratings=True)
+    on_ratings = candidates(1000, 1700, 100_000, valued=True)
     assert ("ease", damped) in on_ratings and ("user-ease", damped) in on_ratings
     assert ("ease", damped) not in candidates(1000, 1700, 100_000)
     # Last.fm 2K: too many artists for item EASE, few enough listeners for user EASE

@@ -79,27 +79,28 @@ class AutoConfig(AlgorithmConfig):
         return value
 
 
-def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def candidates(n_users: int, n_items: int, nnz: int, valued: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The (algorithm, parameters) tried for data of this size, in order.
 
-    Decided from the size alone (and whether the values are ratings), so that the same data
+    Decided from the size alone (and whether there are values other than 1), so that the same data
     give the same search everywhere. EASE (a dense ``n_items`` squared inverse, cubic time)
     only up to :data:`DENSE_ITEMS` items, and user EASE (``n_users`` squared) only up to as
     many people, each with its data-scaled lambda only: a validation split trains on less
     data than the final fit and measurably prefers too large a lambda (ml-100k: scale 30 on
-    validation, 10 best on test; docs/benchmarks.md). On ratings both are also tried on the
-    square roots of the rating values (binarised ratings and the raw values both did worse on
-    ml-100k, on validation and test alike). The sparse models always.
+    validation, 10 best on test; docs/benchmarks.md). On valued data (ratings, event
+    strengths) both are also tried on the square roots of the values: binarised ratings and
+    the raw values both did worse on ml-100k, the raw strengths on Deskdrop, on validation and
+    test alike. The sparse models always.
     """
     out: list[tuple[str, dict[str, Any]]] = []
     damped = {"binary": False, "value_power": 0.5}
     if n_items <= DENSE_ITEMS:
         out.append(("ease", {}))
-        if ratings:
+        if valued:
             out.append(("ease", damped))
     if n_users <= DENSE_ITEMS:
         out.append(("user-ease", {}))
-        if ratings:
+        if valued:
             out.append(("user-ease", damped))
     out += [("rp3beta", {"beta": b}) for b in (0.0, 0.3, 0.5, 0.7)]
     out += [("item-knn", {}), ("item-knn", {"neighbors": 50})]
@@ -214,12 +215,11 @@ class Auto(Algorithm):
     config: AutoConfig
 
     def _fit(self, X: sp.csr_matrix) -> None:
-        from teamrec.algorithms.ease import looks_like_ratings
         from teamrec.algorithms.registry import ALGORITHMS, create
 
         c = self.config
         n_users, n_items = X.shape
-        todo = candidates(n_users, n_items, X.nnz, ratings=looks_like_ratings(X))
+        todo = candidates(n_users, n_items, X.nnz, valued=bool(np.any(X.data != 1.0)))
         if c.candidates is not None:
             unknown = sorted(set(c.candidates) - set(ALGORITHMS) - {self.name})
             if unknown or self.name in c.candidates:
