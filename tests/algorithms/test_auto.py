@@ -22,7 +22,7 @@ class TestAutoContract(AlgorithmContract):
 
 def test_chooses_the_best_validation_figure_and_refits_it_on_everything() -> None:
     X = checkerboard(60, 40, seed=3)
-    model = Auto(candidates=["popularity", "ease"]).fit(X)
+    model = Auto(candidates=["popularity", "ease"], tolerance=0.0, standard_errors=0.0).fit(X)
     figures = {(r["algorithm"], str(r["params"])): r["ndcg@10"] for r in model.validation_}
     assert {name for name, _ in figures} == {"popularity", "ease", "blend"}
     assert max(figures.values()) == figures[(model.summary()["algorithm"], str(model.choice_params_))]
@@ -48,8 +48,14 @@ def test_a_spent_budget_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_candidates_follow_the_data_size_only() -> None:
     assert [n for n, _ in candidates(1000, 1700, 100_000)].count("ease") == 1
-    assert ("ease", {"binary": False}) in candidates(1000, 1700, 100_000, ratings=True)
-    assert "ease" not in [n for n, _ in candidates(1900, 17_632, 90_000)]
+    damped = {"binary": False, "value_power": 0.5}
+    on_ratings = candidates(1000, 1700, 100_000, valued=True)
+    assert ("ease", damped) in on_ratings and ("user-ease", damped) in on_ratings
+    assert ("ease", damped) not in candidates(1000, 1700, 100_000)
+    # Last.fm 2K: too many artists for item EASE, few enough listeners for user EASE
+    lastfm = [n for n, _ in candidates(1900, 17_632, 90_000)]
+    assert "ease" not in lastfm and lastfm.count("user-ease") == 1
+    assert "user-ease" not in [n for n, _ in candidates(auto_module.DENSE_ITEMS + 1, 500, 90_000)]
     assert [n for n, _ in candidates(900, auto_module.DENSE_ITEMS, 50_000)].count("ease") == 1
 
 
@@ -58,3 +64,31 @@ def test_bad_metric_and_candidates_are_config_errors() -> None:
         Auto(metric="rmse")
     with pytest.raises(ConfigError, match="candidates"):
         Auto(candidates=["auto"]).fit(checkerboard())
+
+
+def test_blends_pair_the_best_of_the_three_best_algorithms() -> None:
+    from teamrec.algorithms.auto import BLEND_WEIGHTS, _blends
+
+    figures = [("ease", {}, 0.30), ("user-ease", {}, 0.32), ("rp3beta", {"beta": 0.3}, 0.29),
+               ("rp3beta", {"beta": 0.5}, 0.31), ("als", {}, 0.28), ("item-knn", {}, 0.10)]
+    results = [{"algorithm": a, "params": p, "m": v} for a, p, v in figures]
+    pairs = [(b["first"], b["first_params"], b["second"], b["second_params"]) for b in _blends(results, "m")]
+    best = [("user-ease", {}), ("rp3beta", {"beta": 0.5}), ("ease", {})]
+    expected = [(*best[i], *best[j]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert pairs == [p for p in expected for _ in BLEND_WEIGHTS]
+    assert _blends(results[:1], "m") == []
+
+
+def test_the_simplest_candidate_the_validation_cannot_tell_from_the_best_is_chosen() -> None:
+    from teamrec.algorithms.auto import _simplest_near_best
+
+    results = [{"m": 0.230, "se": 0.004}, {"m": 0.240, "se": 0.004}, {"m": 0.243, "se": 0.004}]
+    assert _simplest_near_best(results, "m", 0.0, 0.0) == 2
+    assert _simplest_near_best(results, "m", 0.0, 1.0) == 1  # 0.003 below the best: within one SE
+    assert _simplest_near_best(results, "m", 0.0, 4.0) == 0
+    assert _simplest_near_best(results, "m", 0.06, 0.0) == 0  # the relative margin when it is wider
+
+
+def test_validation_figures_carry_their_standard_error() -> None:
+    model = Auto(candidates=["popularity", "ease"]).fit(checkerboard(60, 40, seed=3))
+    assert all(r["se"] > 0 for r in model.validation_)

@@ -162,3 +162,25 @@ def test_update_on_ratings_stays_exact_on_the_binarised_rows() -> None:
     model.update(grown)
     refit = EASE(regularization=5.0).fit(grown)
     np.testing.assert_allclose(model.score(np.arange(60)), refit.score(np.arange(60)), atol=1e-9)
+
+
+def test_dropout_is_edlae_penalty_on_the_gram_diagonal() -> None:
+    """Steck (2020): the penalty lambda I + p / (1 - p) diag(X'X), then EASE's zero diagonal."""
+    X = random_matrix(40, 30, density=0.25, seed=8)
+    model = EASE(regularization=5.0, dropout=0.25).fit(X)
+    D = X.toarray()
+    G = D.T @ D
+    P = np.linalg.inv(G + np.diag(5.0 + (0.25 / 0.75) * np.diag(G)))
+    B = P / (-np.diag(P))
+    np.fill_diagonal(B, 0.0)
+    np.testing.assert_allclose(model.score(np.arange(40)), D @ B, rtol=1e-9, atol=1e-10)
+    grown = sp.vstack([X, random_matrix(3, 30, density=0.3, seed=1)]).tocsr()
+    np.testing.assert_allclose(model.update(grown).score(np.arange(43)),
+                               EASE(regularization=5.0, dropout=0.25).fit(grown).score(np.arange(43)))
+
+
+def test_value_power_damps_the_values_kept() -> None:
+    X = sp.csr_matrix(np.array([[4.0, 1.0, 0.0], [0.0, 9.0, 1.0], [1.0, 0.0, 4.0]]))
+    model = EASE(binary=False, value_power=0.5, regularization=1.0).fit(X)
+    reference = EASE(binary=False, regularization=1.0).fit(sp.csr_matrix(np.sqrt(X.toarray())))
+    np.testing.assert_allclose(model.score(np.arange(3)), reference.score(np.arange(3)))

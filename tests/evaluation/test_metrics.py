@@ -256,3 +256,13 @@ def test_beyond_accuracy_bounds_and_reference(seed, n_users, n_items, k):
         assert math.isnan(value) or 0.0 <= value <= math.log2(max(n_users, 1)) + 1e-12
     for value in diversity:
         assert math.isnan(value) or -1e-12 <= value <= 1.0 + 1e-12
+
+
+@pytest.mark.parametrize("name", ["precision", "recall", "ndcg", "map", "hit_rate"])
+def test_per_user_rows_average_to_the_metric(name):
+    rng = np.random.default_rng(3)
+    relevant = sp.random(30, 40, density=0.15, format="csr", random_state=4)
+    recs = np.argsort(rng.random((30, 40)), axis=1)[:, :10]
+    rows = M.ranking_metric_rows(recs, relevant, name, 10)
+    assert len(rows) == int((np.diff(relevant.indptr) > 0).sum())
+    assert rows.mean() == pytest.approx(M.ranking_metrics(recs, relevant, [10])[f"{name}@10"])

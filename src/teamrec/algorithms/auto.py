@@ -5,8 +5,10 @@ entries held out, drawn from the seed's validation stream: only the matrix it is
 ever seen, so inside an evaluation it never touches test data), fits every candidate on the
 rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric, or
 ``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, then
-blends of the two best (:mod:`teamrec.algorithms.blend`, weights :data:`BLEND_WEIGHTS`),
-chooses the simplest candidate within ``tolerance`` of the best figure (:func:`_simplest_near_best`),
+blends of every pair of the three best algorithms (:mod:`teamrec.algorithms.blend`, weights
+:data:`BLEND_WEIGHTS`),
+chooses the simplest candidate the validation cannot tell from the best (:func:`_simplest_near_best`:
+within ``standard_errors`` standard errors of the best figure, or ``tolerance`` of it),
 refits it on the whole ``X`` and delegates every call to it.
 
 Deterministic by construction: the candidate list is decided from the data's size up front
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 #: offset so that auto inside a grid search draws a different split than the grid).
 _AUTO_STREAM = 11
 _METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "sampled-recall")
-#: EASE is a candidate up to this many items.
+#: EASE is a candidate up to this many items, user EASE up to this many people.
 DENSE_ITEMS = 12_000
 
 
@@ -59,6 +61,11 @@ class AutoConfig(AlgorithmConfig):
         0.005, ge=0.0, lt=1.0,
         description="relative margin: the simplest candidate within it of the best validation figure is chosen",
     )
+    standard_errors: float = Field(
+        1.0, ge=0.0,
+        description="or within this many standard errors of the best figure (over people; over held-out "
+        "items for sampled-recall), when that is wider",
+    )
     candidates: list[str] | None = Field(
         None, description="only these algorithms (None: every one that suits the data's size)"
     )
@@ -72,21 +79,29 @@ class AutoConfig(AlgorithmConfig):
         return value
 
 
-def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def candidates(n_users: int, n_items: int, nnz: int, valued: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The (algorithm, parameters) tried for data of this size, in order.
 
-    Decided from the size alone (and whether the values are ratings), so that the same data
+    Decided from the size alone (and whether there are values other than 1), so that the same data
     give the same search everywhere. EASE (a dense ``n_items`` squared inverse, cubic time)
-    only up to :data:`DENSE_ITEMS` items, with its data-scaled lambda only: a validation split
-    trains on less data than the final fit and measurably prefers too large a lambda (ml-100k:
-    scale 30 on validation, 10 best on test; docs/benchmarks.md). On ratings EASE is also tried
-    on the rating values themselves. The sparse models always.
+    only up to :data:`DENSE_ITEMS` items, and user EASE (``n_users`` squared) only up to as
+    many people, each with its data-scaled lambda only: a validation split trains on less
+    data than the final fit and measurably prefers too large a lambda (ml-100k: scale 30 on
+    validation, 10 best on test; docs/benchmarks.md). On valued data (ratings, event
+    strengths) both are also tried on the square roots of the values: binarised ratings and
+    the raw values both did worse on ml-100k, the raw strengths on Deskdrop, on validation and
+    test alike. The sparse models always.
     """
     out: list[tuple[str, dict[str, Any]]] = []
+    damped = {"binary": False, "value_power": 0.5}
     if n_items <= DENSE_ITEMS:
         out.append(("ease", {}))
-        if ratings:
-            out.append(("ease", {"binary": False}))
+        if valued:
+            out.append(("ease", damped))
+    if n_users <= DENSE_ITEMS:
+        out.append(("user-ease", {}))
+        if valued:
+            out.append(("user-ease", damped))
     out += [("rp3beta", {"beta": b}) for b in (0.0, 0.3, 0.5, 0.7)]
     out += [("item-knn", {}), ("item-knn", {"neighbors": 50})]
     out.append(("user-knn", {"neighbors": 50, "shrinkage": 10.0}))
@@ -96,32 +111,47 @@ def candidates(n_users: int, n_items: int, nnz: int, ratings: bool = False) -> l
     return out
 
 
-#: Weights of the second model tried when blending the two best single models.
+#: Weights of the second model tried when blending two of the best single models.
 BLEND_WEIGHTS = (0.25, 0.5)
+#: Blends pair the best single candidates of this many different algorithms.
+BLEND_TOP = 3
 
 
 def _blends(results: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Blends of the best single model with the best one of another algorithm."""
+    """Blends of every pair among the best candidates of the :data:`BLEND_TOP` best algorithms
+    (each algorithm by its best parameters), the better one first.
+
+    Not only the best with the runner-up: two models that are good in the same way add
+    little, and on Last.fm 2K the best pair is user EASE with ALS, the first and third
+    algorithms (docs/benchmarks.md)."""
     order = sorted(range(len(results)), key=lambda i: (-results[i][metric], i))
-    first = results[order[0]]
-    others = [results[i] for i in order if results[i]["algorithm"] != first["algorithm"]]
-    if not others:
-        return []
-    second = others[0]
-    return [{"first": first["algorithm"], "first_params": first["params"], "second": second["algorithm"],
-             "second_params": second["params"], "weight": w} for w in BLEND_WEIGHTS]
+    top: list[dict[str, Any]] = []
+    for i in order:
+        if results[i]["algorithm"] != "blend" and all(results[i]["algorithm"] != t["algorithm"] for t in top):
+            top.append(results[i])
+    top = top[:BLEND_TOP]
+    return [{"first": a["algorithm"], "first_params": a["params"], "second": b["algorithm"],
+             "second_params": b["params"], "weight": w}
+            for n, a in enumerate(top) for b in top[n + 1:] for w in BLEND_WEIGHTS]
 
 
-def _simplest_near_best(results: list[dict[str, Any]], metric: str, tolerance: float) -> int:
+def _simplest_near_best(results: list[dict[str, Any]], metric: str, tolerance: float,
+                        standard_errors: float = 0.0) -> int:
     """The first result (simplest: single models in the order of :func:`candidates`, then blends
-    by ascending weight) within ``tolerance`` (relative) of the best validation figure.
+    in the order of :func:`_blends`) within the margin of the best validation figure: the wider
+    of ``tolerance`` (relative) and ``standard_errors`` times the best figure's standard error
+    (``results[i]["se"]``; the one-standard-error rule of Breiman et al. 1984).
 
     Candidates closer than a validation split can tell apart are a coin toss on test data, and
-    the simpler one is less likely to be fitted to the validation split's noise: on ml-100k the
-    best-on-validation blend (half RP3beta) lost 0.01 nDCG@10 on test to its quarter-weight
-    sibling 0.4 % below it on validation (docs/benchmarks.md)."""
-    top = max(r[metric] for r in results)
-    return next(i for i, r in enumerate(results) if r[metric] >= top * (1.0 - tolerance))
+    the simpler one is less likely to be fitted to the validation split's noise. On ml-100k
+    the blends of RP3beta with either EASE are best on validation (0.2438) and lose on test
+    (0.4827 against 0.4886 for EASE on the ratings' square roots, 0.0024 below them on
+    validation, within the 0.0041 standard error); a fixed 0.5 % margin could not tell
+    (docs/benchmarks.md)."""
+    best = max(range(len(results)), key=lambda i: (results[i][metric], -i))
+    top = results[best][metric]
+    margin = max(top * tolerance, standard_errors * float(results[best].get("se", 0.0)))
+    return next(i for i, r in enumerate(results) if r[metric] >= top - margin)
 
 
 class _Fold:
@@ -140,21 +170,23 @@ class _Fold:
             )
 
 
-def _measure(model: Algorithm, fold: _Fold, metric: str) -> float:
-    """``metric`` of a model fitted on ``fold.train``, on the fold's held-out cells."""
+def _measure(model: Algorithm, fold: _Fold, metric: str) -> np.ndarray:
+    """``metric`` of a model fitted on ``fold.train``, per person with held-out cells (per
+    held-out item for sampled-recall): the figure is their mean."""
     from teamrec.evaluation import metrics as M
 
     name, k = metric.split("@")[0], int(metric.split("@")[1])
     if name == "sampled-recall":
-        return _sampled_recall(model, fold, k)
+        return _sampled_hits(model, fold, k)
     held_out = fold.held_out
     users = np.flatnonzero(np.diff(held_out.indptr))
     recs, _ = model.recommend(users, k=k, exclude_seen=True)
-    return M.ranking_metrics(recs, held_out[users], [k], n_items=held_out.shape[1])[metric]
+    return M.ranking_metric_rows(recs, held_out[users], name, k)
 
 
-def _sampled_recall(model: Algorithm, fold: _Fold, k: int) -> float:
-    """Each held-out item ranked among its sampled untouched items, ties counted against it."""
+def _sampled_hits(model: Algorithm, fold: _Fold, k: int) -> np.ndarray:
+    """Whether each held-out item ranks in the top ``k`` among its sampled untouched items,
+    ties counted against it (their mean is sampled recall@k)."""
     from teamrec.evaluation import metrics as M
 
     split, negatives = fold.split, fold.negatives
@@ -164,7 +196,15 @@ def _sampled_recall(model: Algorithm, fold: _Fold, k: int) -> float:
     test_scores = scores[inverse, split.items]
     neg_scores = np.where(negatives >= 0, scores[inverse[:, None], np.maximum(negatives, 0)], -np.inf)
     last = np.full(split.n_test, split.shape[1])  # after every tied negative
-    return M.sampled_recall(M.sampled_ranks(test_scores, last, neg_scores, negatives), [k])[f"recall@{k}"]
+    return (M.sampled_ranks(test_scores, last, neg_scores, negatives) < k).astype(np.float64)
+
+
+def _figure(values: list[np.ndarray]) -> tuple[float, float]:
+    """The validation figure (mean over folds of each fold's mean) and its standard error
+    (per-person values pooled over the folds)."""
+    pooled = np.concatenate(values)
+    se = float(pooled.std(ddof=1) / np.sqrt(len(pooled))) if len(pooled) > 1 else 0.0
+    return float(np.mean([v.mean() for v in values])), se
 
 
 class Auto(Algorithm):
@@ -175,12 +215,11 @@ class Auto(Algorithm):
     config: AutoConfig
 
     def _fit(self, X: sp.csr_matrix) -> None:
-        from teamrec.algorithms.ease import looks_like_ratings
         from teamrec.algorithms.registry import ALGORITHMS, create
 
         c = self.config
         n_users, n_items = X.shape
-        todo = candidates(n_users, n_items, X.nnz, ratings=looks_like_ratings(X))
+        todo = candidates(n_users, n_items, X.nnz, valued=bool(np.any(X.data != 1.0)))
         if c.candidates is not None:
             unknown = sorted(set(c.candidates) - set(ALGORITHMS) - {self.name})
             if unknown or self.name in c.candidates:
@@ -204,11 +243,11 @@ class Auto(Algorithm):
                 break
             t0 = time.perf_counter()
             try:
-                value = float(np.mean([_measure(create(name, params).fit(f.train), f, c.metric) for f in folds]))
+                value, se = _figure([_measure(create(name, params).fit(f.train), f, c.metric) for f in folds])
             except MemoryError as exc:  # ModelTooLargeError included: too big for this machine
                 logger.info("auto: %s %s skipped: %s", name, params, exc)
                 continue
-            results.append({"algorithm": name, "params": params, c.metric: value,
+            results.append({"algorithm": name, "params": params, c.metric: value, "se": round(se, 6),
                             "fit_seconds": round(time.perf_counter() - t0, 3)})
             logger.info("auto: %s %s %s=%.4f", name, params, c.metric, value)
         if not results:
@@ -219,10 +258,10 @@ class Auto(Algorithm):
                 self.not_tried_.append(f"blend {params}")
                 continue
             t0 = time.perf_counter()
-            value = float(np.mean([_measure(create("blend", params).fit(f.train), f, c.metric) for f in folds]))
-            results.append({"algorithm": "blend", "params": params, c.metric: value,
+            value, se = _figure([_measure(create("blend", params).fit(f.train), f, c.metric) for f in folds])
+            results.append({"algorithm": "blend", "params": params, c.metric: value, "se": round(se, 6),
                             "fit_seconds": round(time.perf_counter() - t0, 3)})
-        best = _simplest_near_best(results, c.metric, c.tolerance)
+        best = _simplest_near_best(results, c.metric, c.tolerance, c.standard_errors)
         self.choice_ = str(results[best]["algorithm"])
         self.choice_params_ = dict(results[best]["params"])
         self.validation_ = results

@@ -6,8 +6,9 @@
 
 Normalising each person's row puts two models with different score scales (an EASE
 regression, a random-walk probability) on the same footing, so one weight serves everybody.
-``auto`` tries blends of its two best single models with weights chosen on validation; on
-Deskdrop EASE + RP3beta beats either alone (docs/benchmarks.md).
+``auto`` tries blends of every pair of its three best algorithms with weights chosen on
+validation; on Deskdrop RP3beta + user EASE and on Last.fm 2K user EASE + ALS beat either
+alone (docs/benchmarks.md).
 
 Both fitted models are learnt state: saved with the blend under the prefixes ``first_`` and
 ``second_`` (arrays + JSON, like every model). Item and people similarities, predictions and

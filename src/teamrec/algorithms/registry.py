@@ -24,6 +24,7 @@ ALGORITHMS: dict[str, str] = {
     "knn-baseline": "teamrec.algorithms.knn_baseline:KNNBaseline",
     "biased-mf": "teamrec.algorithms.biased_mf:BiasedMF",
     "ease": "teamrec.algorithms.ease:EASE",
+    "user-ease": "teamrec.algorithms.user_ease:UserEASE",
     "rp3beta": "teamrec.algorithms.rp3beta:RP3beta",
     "blend": "teamrec.algorithms.blend:Blend",
     "auto": "teamrec.algorithms.auto:Auto",

@@ -162,6 +162,24 @@ def _ap_rows(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return (prec_at_i * hits).sum(axis=1) / np.minimum(n_rel, k)
 
 
+def ranking_metric_rows(recs: np.ndarray, relevant: sp.spmatrix, name: str, k: int) -> np.ndarray:
+    """One ranking metric's value per user with held-out items (``name``: precision, recall,
+    ndcg, map or hit_rate); their mean is the metric. Per-user values give its standard
+    error, which is how far apart two models must be to be told apart."""
+    hits, n_rel = _prepare(recs, relevant, k)
+    if name == "precision":
+        return np.asarray(hits.sum(axis=1) / k, dtype=np.float64)
+    if name == "recall":
+        return np.asarray(hits.sum(axis=1) / n_rel, dtype=np.float64)
+    if name == "ndcg":
+        return _ndcg_rows(hits, n_rel, k)
+    if name == "map":
+        return _ap_rows(hits, n_rel, k)
+    if name == "hit_rate":
+        return np.asarray(hits.any(axis=1), dtype=np.float64)
+    raise ValueError(f"unknown ranking metric {name!r}")
+
+
 def hit_rate_at_k(recs: np.ndarray, relevant: sp.spmatrix, k: int) -> float:
     """Share of users with at least one held-out item in their top ``k``."""
     hits, _ = _prepare(recs, relevant, k)
