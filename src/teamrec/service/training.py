@@ -20,7 +20,8 @@ import pandas as pd
 
 from teamrec.data.matrix import MatrixConfig, extend_matrix
 from teamrec.errors import ConfigError, DataError, NotFittedError, TeamrecError, UnsupportedError
-from teamrec.recommender import TeamModel
+from teamrec.recommender import TeamModel, save_team_model
+from teamrec.service.serving import prepare, save_prepared
 from teamrec.service.settings import TeamSettings
 from teamrec.spec import build_team
 from teamrec.store.base import EventStore
@@ -129,7 +130,7 @@ def train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequenc
 
 def _train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequence: int, out: str) -> dict[str, Any]:
     trained = train(name, team, _FrozenEvents(name, stored, sequence))
-    trained.model.save(out)
+    save_for_serving(trained.model, out)
     return {"seconds": trained.seconds, "info": trained.info, "sequence": trained.sequence}
 
 
@@ -148,8 +149,15 @@ def _refresh_to_folder(base: str, events: pd.DataFrame, config: MatrixConfig, ou
     algorithm.update(data.matrix)
     model = TeamModel(algorithm, data)
     model.provenance = dict(current.provenance)
-    model.save(out)
+    save_for_serving(model, out)
     return {"seconds": time.perf_counter() - start, "changed": int(len(changed))}
+
+
+def save_for_serving(model: TeamModel, out: str | os.PathLike[str]) -> None:
+    """(In the worker.) The model folder ``out`` with its serving index's prepared tables
+    (:func:`teamrec.service.serving.prepare`), whole or not at all: the per-item Python work
+    of building an index is done here, not in the serving process."""
+    save_team_model(model, out, extra=lambda folder: save_prepared(prepare(model), folder))
 
 
 _ERRORS: dict[str, type[TeamrecError]] = {
