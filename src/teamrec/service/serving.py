@@ -128,8 +128,8 @@ class ServingIndex:
         self.algorithm = model.algorithm
         self.n_items = data.n_items
         self.n_users = data.n_users
-        self.item_ids: list[str] = list(map(str, data.items.ids))
-        self.user_ids: list[str] = list(map(str, data.users.ids))
+        self.item_ids: list[str] = data.items.ids.tolist()  # a Vocab's ids are str already
+        self.user_ids: list[str] = data.users.ids.tolist()
         self.item_pos = dict(zip(self.item_ids, range(self.n_items), strict=True))
         self.user_pos = dict(zip(self.user_ids, range(self.n_users), strict=True))
         self.item_names: list[str] = items["name"].tolist()
