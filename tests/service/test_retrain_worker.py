@@ -156,3 +156,24 @@ def test_a_swap_builds_its_index_from_the_workers_tables(globex_dir, monkeypatch
         for state in states:
             assert state.model.data.private.any() and state.model.data.archived.any()
             assert index_view(state.index) == index_view(serving.ServingIndex(state.model))
+
+
+def _cores_here() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def test_a_fit_takes_at_most_one_core_from_the_server():
+    """The worker keeps to one core (its kNN thread pool included), niced below the server."""
+    import pytest
+
+    from teamrec.service import training
+    from teamrec.service.registry import _worker_context
+
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core here, or no CPU affinity on this system")
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), initializer=training.worker_init) as pool:
+        assert pool.submit(_cores_here).result() == 1
+        assert pool.submit(os.nice, 0).result() >= os.nice(0) + training.WORKER_NICENESS
+    assert len(os.sched_getaffinity(0)) >= 2  # the server itself keeps every core

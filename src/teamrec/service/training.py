@@ -101,15 +101,32 @@ WORKER_NICENESS = 10
 
 
 def worker_init() -> None:
-    """(In the worker, once.) Lower its priority and keep its numeric libraries to one
-    thread, so a fit takes at most one core from the server."""
+    """(In the worker, once.) Lower its priority, keep it to one of the machine's cores and
+    its numeric libraries to one thread, so a fit takes at most one core from the server.
+
+    The core is pinned (``sched_setaffinity``) because not every thread of a fit is a numeric
+    library's: the kNN similarity products run in a pool of one thread per core, which would
+    otherwise take every core, niced or not, and slow the server's requests down while it runs.
+    """
     try:
         os.nice(WORKER_NICENESS)
     except (AttributeError, OSError):  # no nice() here (Windows), or not allowed
         pass
+    pin_to_one_core()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def pin_to_one_core() -> None:
+    """Keep this process to the last of the cores it may use (nothing where the system has
+    no affinity, or one core only)."""
+    allowed: set[int] = getattr(os, "sched_getaffinity", lambda _pid: set())(0)
+    if len(allowed) > 1:
+        try:
+            os.sched_setaffinity(0, {max(allowed)})
+        except OSError:  # not allowed here: the niceness still applies
+            pass
 
 
 def _worker_call(job, *args: Any) -> dict[str, Any]:
