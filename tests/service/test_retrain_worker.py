@@ -175,5 +175,5 @@ def test_a_fit_takes_at_most_one_core_from_the_server():
 
     with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), initializer=training.worker_init) as pool:
         assert pool.submit(_cores_here).result() == 1
-        assert pool.submit(os.nice, 0).result() >= os.nice(0) + training.WORKER_NICENESS
+        assert pool.submit(os.nice, 0).result() >= min(19, os.nice(0) + training.WORKER_NICENESS)
     assert len(os.sched_getaffinity(0)) >= 2  # the server itself keeps every core
