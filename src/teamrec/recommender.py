@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,8 @@ class TeamModel:
         self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
         self._binary = (data.matrix > 0).astype(np.float64).tocsc()
         # Arrays a request reads, cached once (never a DataFrame column per request).
-        self._item_ids: list[str] = [str(x) for x in data.items.ids]
-        self._item_name_list: list[str] = [str(x) for x in data.item_meta["name"].tolist()]
+        self._item_ids: list[str] = list(map(str, data.items.ids))
+        self._item_name_list: list[str] = list(map(str, data.item_meta["name"].tolist()))
         #: People per item and the inverse frequency reasons rank the items they name by.
         self._item_size = np.diff(self._binary.indptr)
         self._idf = np.log((1.0 + data.n_users) / (1.0 + self._item_size))
@@ -347,7 +348,7 @@ class TeamModel:
                       score=score, reason=reason, details=details)
 
     def _ref(self, i: int) -> dict[str, Any]:
-        return {"id": str(self.data.items.id_of(i)), "name": str(self.data.item_names(i))}
+        return {"id": self._item_ids[i], "name": self._item_name_list[i]}
 
     def _reason(self, why: dict[str, Any]) -> str | None:
         return render_reason({**why, "item_kind": self.data.item_kind}, "web")
@@ -423,8 +424,12 @@ class TeamModel:
         return load_team_model(path)
 
 
-def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
-    """Write the model folder whole or not at all (a reader sees the old model or the new)."""
+def save_team_model(
+    model: TeamModel, path: str | os.PathLike[str], *, extra: Callable[[Path], object] | None = None
+) -> Path:
+    """Write the model folder whole or not at all (a reader sees the old model or the new).
+    ``extra(folder)`` writes more files into it within the same write (e.g. the service's
+    prepared serving tables), so they are there exactly when the model is."""
 
     def write(folder: Path) -> None:
         model.algorithm.save(folder / "algorithm")
@@ -437,6 +442,8 @@ def save_team_model(model: TeamModel, path: str | os.PathLike[str]) -> Path:
         meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind,
                 "provenance": model.provenance}
         (folder / "team.json").write_text(json.dumps(meta, indent=2))
+        if extra is not None:
+            extra(folder)
 
     return write_folder(path, write, marker="team.json", what="a saved teamrec model")
 

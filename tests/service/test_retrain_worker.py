@@ -126,3 +126,54 @@ def test_a_killed_servers_working_folders_are_removed_by_the_next(tmp_path):
     alive.mkdir()
     assert remove_orphaned_workdirs(str(tmp_path)) == [dead]
     assert not dead.exists() and alive.exists()
+
+
+def test_a_swap_builds_its_index_from_the_workers_tables(globex_dir, monkeypatch):
+    """The serving process's half of a retrain or refresh (own model and experiment arms) never
+    runs the per-item Python pass: the worker prepared the index's tables, and the index built
+    from them is the one the model alone gives."""
+    from teamrec.service import serving
+
+    from .test_serving import index_view
+
+    experiment = {"name": "knn-vs-pop", "start": "2020-01-01T00:00:00Z", "salt": "s1",
+                  "arms": [{"name": "control", "algorithm": "popularity"}, {"name": "knn", "algorithm": "item-knn"}]}
+    with TestClient(create_app(make_settings(globex_dir, experiments=[experiment]), store=MemoryEventStore())) as c:
+        registry = c.app.state.service.registry
+        assert len(registry.states("demo")) == 3  # the team's model and two arms
+
+        def no_pass_here(model):
+            raise AssertionError("the serving process prepared an index")
+
+        monkeypatch.setattr(serving, "prepare", no_pass_here)
+        registry.retrain("demo")
+        events = [{"user": "U0103", "item": "C0110", "kind": "member"}]
+        assert c.post(f"{T}/events", json={"events": events}, headers=AUTH["demo-write"]).status_code == 201
+        registry.refresh("demo")
+        states = registry.states("demo")
+        monkeypatch.undo()
+        assert all(state.worker_pid not in (None, os.getpid()) for state in states)
+        for state in states:
+            assert state.model.data.private.any() and state.model.data.archived.any()
+            assert index_view(state.index) == index_view(serving.ServingIndex(state.model))
+
+
+def _cores_here() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def test_a_fit_takes_at_most_one_core_from_the_server():
+    """The worker keeps to one core (its kNN thread pool included), niced below the server."""
+    import pytest
+
+    from teamrec.service import training
+    from teamrec.service.registry import _worker_context
+
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core here, or no CPU affinity on this system")
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), initializer=training.worker_init) as pool:
+        assert pool.submit(_cores_here).result() == 1
+        assert pool.submit(os.nice, 0).result() >= min(19, os.nice(0) + training.WORKER_NICENESS)
+    assert len(os.sched_getaffinity(0)) >= 2  # the server itself keeps every core

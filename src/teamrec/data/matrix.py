@@ -127,6 +127,7 @@ class InteractionMatrix:
         self._names: dict[str, _NameIndex] = {}
         self._private: np.ndarray | None = None
         self._archived: np.ndarray | None = None
+        self._name_arrays: dict[str, np.ndarray] = {}
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -163,10 +164,19 @@ class InteractionMatrix:
         return self._archived
 
     def item_names(self, index: np.ndarray | int) -> np.ndarray:
-        return self.item_meta["name"].to_numpy()[index]
+        return self._names_of("item")[index]
 
     def user_names(self, index: np.ndarray | int) -> np.ndarray:
-        return self.user_meta["name"].to_numpy()[index]
+        return self._names_of("user")[index]
+
+    def _names_of(self, kind: str) -> np.ndarray:
+        """The ``name`` column of the item or user metadata as an array, made once: a request
+        indexes it instead of converting the whole column (10,000 strings) per call."""
+        names = self._name_arrays.get(kind)
+        if names is None:
+            names = (self.item_meta if kind == "item" else self.user_meta)["name"].to_numpy(copy=True)
+            self._name_arrays[kind] = names
+        return names
 
     def find_item(self, key: str) -> int:
         """The index of an item by id, or by name (``#name`` or ``name``, case-insensitive)."""

@@ -40,7 +40,7 @@ class Vocab:
         """The id -> index dict: a request's single lookups are O(1) dict hits, not a pandas
         ``get_indexer`` call each (built once; the vocabulary never changes after)."""
         if self._pos is None:
-            self._pos = {key: i for i, key in enumerate(self._index.tolist())}
+            self._pos = dict(zip(self._index.tolist(), range(len(self._index)), strict=True))
         return self._pos
 
     def get(self, raw: object) -> int | None:

@@ -48,7 +48,7 @@ from teamrec.recommender import TeamModel
 from teamrec.service import batch_models, training
 from teamrec.service._redact import redact_paths
 from teamrec.service.online import FreshEvents
-from teamrec.service.serving import ServingIndex
+from teamrec.service.serving import Prepared, ServingIndex, load_prepared
 from teamrec.service.settings import Settings, TeamSettings
 from teamrec.store.base import EventStore
 
@@ -122,7 +122,9 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     imported), else spawn; never plain fork, which would copy the server's threads' locks."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["teamrec.service.training"])
+        # What every fit imports, loaded once in the fork server, not once per fit (a fresh
+        # worker per fit then costs a fork, ~25 ms of its CPU).
+        ctx.set_forkserver_preload(["teamrec.service.training", "pyarrow.parquet"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -375,7 +377,7 @@ class ModelRegistry:
         info = fitted["info"]
         return self._swap(team, model, seconds=fitted["seconds"], store_events=int(info["store_events"]),
                           info=info, sequence=int(fitted["sequence"]), folder=str(folder), pid=result["pid"],
-                          arm=arm)
+                          arm=arm, prepared=load_prepared(folder, model))
 
     def _refresh(self, team: str, arm: str | None = None) -> TeamState:
         current = self.get(team, arm)
@@ -393,17 +395,19 @@ class ModelRegistry:
         info = {**current.info, "refreshed_people": result["ok"]["changed"]}
         state = self._swap(team, model, seconds=result["ok"]["seconds"],
                            store_events=current.store_events + len(events), info=info, sequence=sequence,
-                           folder=str(folder), pid=result["pid"], arm=arm)
+                           folder=str(folder), pid=result["pid"], arm=arm, prepared=load_prepared(folder, model))
         log.info("team %s%s: model version %d (incremental, %d people changed)", team, _arm_label(arm),
                  state.version, result["ok"]["changed"])
         return state
 
     def _swap(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
-              sequence: int, folder: str | None, pid: int | None, arm: str | None = None) -> TeamState:
-        """Build the serving index of ``model`` and make it the team's state (one assignment);
-        the folder of the state it replaces is removed when it was a working copy."""
+              sequence: int, folder: str | None, pid: int | None, arm: str | None = None,
+              prepared: Prepared | None = None) -> TeamState:
+        """Build the serving index of ``model`` (from the tables the worker ``prepared``, when
+        it did) and make it the team's state (one assignment); the folder of the state it
+        replaces is removed when it was a working copy."""
         config = self.settings.teams[team]
-        index = ServingIndex(model)
+        index = ServingIndex(model, prepared)
         index.warm_up()
         fresh = FreshEvents(team, sequence, _matrix_config(config, info))
         fresh.catch_up(self.store)
@@ -440,8 +444,9 @@ class ModelRegistry:
                 folder = config.model_dir
             sequence = built.sequence
             store_events = int(built.info.get("store_events") or 0)
+        prepared = load_prepared(folder, built.model) if folder is not None else None
         return self._swap(team, built.model, seconds=built.seconds, store_events=store_events, info=built.info,
-                          sequence=sequence, folder=folder, pid=None)
+                          sequence=sequence, folder=folder, pid=None, prepared=prepared)
 
 
     def _start_arm(self, team: str, arm: str) -> TeamState:

@@ -6,62 +6,158 @@ descriptions and sizes the pickers show, and the private mask. Recommendations a
 answered here: they come from the one policy through :class:`TeamModel` (the speed a mirror
 of it once bought now comes from the data layer: O(1) id lookups, arrays cached once, a fast
 one-person path). An index is immutable once built and safe to share between threads.
+
+No stalls (issue 11): everything that takes a Python loop over the items or people (the
+case-folded search keys, the pickers' default orders, the name ranks) is prepared
+(:func:`prepare`) where the model is fitted -- the service's worker process -- and written with the model folder
+(:func:`save_prepared`, two small Parquet tables), so the serving process builds its index
+from columns (:func:`load_prepared`) with no per-item Python work and next to no objects for
+the garbage collector to walk. An index built from a model alone prepares the same tables
+in-process; either way the index is the same.
 """
 
 from __future__ import annotations
 
+import bisect
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from teamrec.errors import AccessDeniedError, UnknownIdError
 from teamrec.recommender import TeamModel
+
+log = logging.getLogger(__name__)
+
+#: The subfolder of a model folder that holds the prepared tables of its serving index.
+PREPARED_DIR = "serving"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The per-item and per-person columns a :class:`ServingIndex` is built from.
+
+    ``items`` (one row per item): ``name``, ``key`` (the name case-folded, what searches
+    match), ``description``, and two permutations of the items stored as columns: ``order``
+    (the pickers' default order: most people first, then by key) and ``by_key`` (sorted by
+    key, ties by index: the items sharing a name are one contiguous run). ``users`` (one row
+    per person): ``name``, ``name_key``, ``handle``, ``handle_key``, ``title``, ``order`` (most
+    items first, then by name key) and ``name_rank`` (each person's rank by name key)."""
+
+    items: pd.DataFrame
+    users: pd.DataFrame
+
+
+def prepare(model: TeamModel) -> Prepared:
+    """The prepared tables of ``model``'s index: the Python work done once per model (in the
+    worker process when the service fits it)."""
+    data = model.data
+    n_items, n_users = data.n_items, data.n_users
+    item_names = [str(n) for n in data.item_meta["name"].tolist()]
+    user_names = [str(n) for n in data.user_meta["name"].tolist()]
+    handles = _column(data.user_meta, "handle", n_users)
+    item_keys = [n.casefold() for n in item_names]
+    name_keys = [n.casefold() for n in user_names]
+    item_size, user_size = _sizes(model)
+    name_rank = np.empty(n_users, dtype=np.int64)
+    name_rank[sorted(range(n_users), key=name_keys.__getitem__)] = np.arange(n_users)
+    items = pd.DataFrame({
+        "name": pd.Series(item_names, dtype=object),
+        "key": pd.Series(item_keys, dtype=object),
+        "description": pd.Series(_column(data.item_meta, "description", n_items), dtype=object),
+        "order": np.array(sorted(range(n_items), key=lambda i: (-item_size[i], item_keys[i])), dtype=np.int64),
+        "by_key": np.array(sorted(range(n_items), key=item_keys.__getitem__), dtype=np.int64),
+    })
+    users = pd.DataFrame({
+        "name": pd.Series(user_names, dtype=object),
+        "name_key": pd.Series(name_keys, dtype=object),
+        "handle": pd.Series(handles, dtype=object),
+        "handle_key": pd.Series([h.casefold() for h in handles], dtype=object),
+        "title": pd.Series(_column(data.user_meta, "title", n_users), dtype=object),
+        "order": np.array(sorted(range(n_users), key=lambda u: (-user_size[u], name_keys[u])), dtype=np.int64),
+        "name_rank": name_rank,
+    })
+    return Prepared(items=items, users=users)
+
+
+def save_prepared(prepared: Prepared, folder: str | os.PathLike[str]) -> None:
+    """Write ``prepared`` into the model folder ``folder`` (its :data:`PREPARED_DIR`); called
+    inside the model's own whole-or-nothing write, so the tables always match the model."""
+    out = Path(folder) / PREPARED_DIR
+    out.mkdir()
+    prepared.items.to_parquet(out / "items.parquet", index=False)
+    prepared.users.to_parquet(out / "users.parquet", index=False)
+
+
+def load_prepared(folder: str | os.PathLike[str], model: TeamModel) -> Prepared | None:
+    """The prepared tables saved with the model folder ``folder`` (None when it has none, as a
+    model saved by ``teamrec`` commands, or when they do not fit ``model``)."""
+    src = Path(folder) / PREPARED_DIR
+    if not (src / "items.parquet").exists() or not (src / "users.parquet").exists():
+        return None
+    items = pd.read_parquet(src / "items.parquet")
+    users = pd.read_parquet(src / "users.parquet")
+    if len(items) != model.data.n_items or len(users) != model.data.n_users:
+        log.warning("prepared serving tables in %s do not fit the model: built here instead", folder)
+        return None
+    return Prepared(items=items, users=users)
+
+
+def _sizes(model: TeamModel) -> tuple[np.ndarray, np.ndarray]:
+    """People per item and items per person (stored interactions)."""
+    matrix = model.data.matrix
+    item_size = np.bincount(matrix.indices, minlength=model.data.n_items).astype(np.int64)
+    return item_size, np.diff(matrix.indptr).astype(np.int64)
 
 
 class ServingIndex:
     """Precomputed lookups for one team model (see the module docstring)."""
 
-    def __init__(self, model: TeamModel) -> None:
+    def __init__(self, model: TeamModel, prepared: Prepared | None = None) -> None:
+        """The index of ``model``, from its ``prepared`` tables (prepared here when None).
+        Lists come from columns in one call each (``tolist``), never a Python loop per item."""
         data = model.data
+        if prepared is None:
+            prepared = prepare(model)
+        items, users = prepared.items, prepared.users
         self.model = model
         self.algorithm = model.algorithm
         self.n_items = data.n_items
         self.n_users = data.n_users
-        self.item_ids: list[str] = [str(x) for x in data.items.ids]
-        self.user_ids: list[str] = [str(x) for x in data.users.ids]
-        self.item_pos = {x: i for i, x in enumerate(self.item_ids)}
-        self.user_pos = {x: u for u, x in enumerate(self.user_ids)}
-        self.item_names: list[str] = [str(n) for n in data.item_meta["name"].tolist()]
-        self.user_names: list[str] = [str(n) for n in data.user_meta["name"].tolist()]
-        self.item_descriptions: list[str] = _column(data.item_meta, "description", self.n_items)
-        self.item_archived: list[bool] = [bool(x) for x in data.item_meta["archived"].tolist()]
-        self.user_handles: list[str] = _column(data.user_meta, "handle", self.n_users)
-        self.user_titles: list[str] = _column(data.user_meta, "title", self.n_users)
+        self.item_ids: list[str] = data.items.ids.tolist()  # a Vocab's ids are str already
+        self.user_ids: list[str] = data.users.ids.tolist()
+        self.item_pos = dict(zip(self.item_ids, range(self.n_items), strict=True))
+        self.user_pos = dict(zip(self.user_ids, range(self.n_users), strict=True))
+        self.item_names: list[str] = items["name"].tolist()
+        self.user_names: list[str] = users["name"].tolist()
+        self.item_descriptions: list[str] = items["description"].tolist()
+        self.item_archived: list[bool] = list(map(bool, data.item_meta["archived"].tolist()))
+        self.user_handles: list[str] = users["handle"].tolist()
+        self.user_titles: list[str] = users["title"].tolist()
         self.private = np.asarray(data.private, dtype=bool).copy()
         self.private.setflags(write=False)
         self.has_private = bool(self.private.any())
         assert data.members is not None  # build_matrix always fills it
         self.members = data.members.tocsr()
         matrix = data.matrix
-        self.item_size = np.bincount(matrix.indices, minlength=self.n_items).astype(np.int64)
-        self.user_size = np.diff(matrix.indptr).astype(np.int64)
+        self.item_size, self.user_size = _sizes(model)
         # Search keys and the default order of the pickers (largest first, then by name).
-        self._item_keys = [n.casefold() for n in self.item_names]
-        self._user_keys = [
-            (n.casefold(), h.casefold()) for n, h in zip(self.user_names, self.user_handles, strict=True)
-        ]
-        self._item_order = sorted(range(self.n_items), key=lambda i: (-self.item_size[i], self._item_keys[i]))
-        self._user_order = sorted(range(self.n_users), key=lambda u: (-self.user_size[u], self._user_keys[u][0]))
+        self._item_keys: list[str] = items["key"].tolist()
+        self._user_name_keys: list[str] = users["name_key"].tolist()
+        self._user_handle_keys: list[str] = users["handle_key"].tolist()
+        self._item_order: list[int] = items["order"].tolist()
+        self._user_order: list[int] = users["order"].tolist()
         # For readers who may not see every item: items by name (to resolve a name among
-        # the items the reader may see), each person's name rank (to order people by what
-        # the reader may see of them) and the people x items pattern to count it with.
-        self._item_by_name: dict[str, list[int]] = {}
-        for i, key in enumerate(self._item_keys):
-            self._item_by_name.setdefault(key, []).append(i)
-        self._user_name_rank = np.empty(self.n_users, dtype=np.int64)
-        self._user_name_rank[np.argsort(np.array([k[0] for k in self._user_keys], dtype=object), kind="stable")] = (
-            np.arange(self.n_users)
-        )
+        # the items the reader may see: the run of equal keys in key order, found by
+        # bisection), each person's name rank (to order people by what the reader may see
+        # of them) and the people x items pattern to count it with.
+        self._by_key = items["by_key"].to_numpy(dtype=np.int64)
+        self._sorted_keys: list[str] = np.asarray(items["key"].to_numpy(dtype=object))[self._by_key].tolist()
+        self._user_name_rank = users["name_rank"].to_numpy(dtype=np.int64)
         self._pattern = matrix.copy().tocsr()
         self._pattern.data = np.ones_like(self._pattern.data, dtype=np.float64)
         self.public_user_size = self.seen_sizes(self.private)
@@ -86,7 +182,9 @@ class ServingIndex:
             return i
         if hidden is None:
             return self.model.data.find_item(key)
-        hits = self._item_by_name.get(key.lstrip("#@").casefold(), [])
+        wanted = key.lstrip("#@").casefold()
+        start = bisect.bisect_left(self._sorted_keys, wanted)
+        hits = self._by_key[start:bisect.bisect_right(self._sorted_keys, wanted, lo=start)].tolist()
         seen = [i for i in hits if not hidden[i]]
         if len(seen) == 1:
             return seen[0]
@@ -187,7 +285,7 @@ class ServingIndex:
                 order = [int(u) for u in np.lexsort((self._user_name_rank, -sizes))[:limit]]
         else:
             hits = []
-            for u, (name, handle) in enumerate(self._user_keys):
+            for u, (name, handle) in enumerate(zip(self._user_name_keys, self._user_handle_keys, strict=True)):
                 if q in name or q in handle or self.user_ids[u] == query:
                     if name == q or handle == q or self.user_ids[u] == query:
                         rank = 0

@@ -20,7 +20,8 @@ import pandas as pd
 
 from teamrec.data.matrix import MatrixConfig, extend_matrix
 from teamrec.errors import ConfigError, DataError, NotFittedError, TeamrecError, UnsupportedError
-from teamrec.recommender import TeamModel
+from teamrec.recommender import TeamModel, save_team_model
+from teamrec.service.serving import prepare, save_prepared
 from teamrec.service.settings import TeamSettings
 from teamrec.spec import build_team
 from teamrec.store.base import EventStore
@@ -100,15 +101,32 @@ WORKER_NICENESS = 10
 
 
 def worker_init() -> None:
-    """(In the worker, once.) Lower its priority and keep its numeric libraries to one
-    thread, so a fit takes at most one core from the server."""
+    """(In the worker, once.) Lower its priority, keep it to one of the machine's cores and
+    its numeric libraries to one thread, so a fit takes at most one core from the server.
+
+    The core is pinned (``sched_setaffinity``) because not every thread of a fit is a numeric
+    library's: the kNN similarity products run in a pool of one thread per core, which would
+    otherwise take every core, niced or not, and slow the server's requests down while it runs.
+    """
     try:
         os.nice(WORKER_NICENESS)
     except (AttributeError, OSError):  # no nice() here (Windows), or not allowed
         pass
+    pin_to_one_core()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def pin_to_one_core() -> None:
+    """Keep this process to the last of the cores it may use (nothing where the system has
+    no affinity, or one core only)."""
+    allowed: set[int] = getattr(os, "sched_getaffinity", lambda _pid: set())(0)
+    if len(allowed) > 1:
+        try:
+            os.sched_setaffinity(0, {max(allowed)})
+        except OSError:  # not allowed here: the niceness still applies
+            pass
 
 
 def _worker_call(job, *args: Any) -> dict[str, Any]:
@@ -129,7 +147,7 @@ def train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequenc
 
 def _train_to_folder(name: str, team: TeamSettings, stored: pd.DataFrame, sequence: int, out: str) -> dict[str, Any]:
     trained = train(name, team, _FrozenEvents(name, stored, sequence))
-    trained.model.save(out)
+    save_for_serving(trained.model, out)
     return {"seconds": trained.seconds, "info": trained.info, "sequence": trained.sequence}
 
 
@@ -148,8 +166,15 @@ def _refresh_to_folder(base: str, events: pd.DataFrame, config: MatrixConfig, ou
     algorithm.update(data.matrix)
     model = TeamModel(algorithm, data)
     model.provenance = dict(current.provenance)
-    model.save(out)
+    save_for_serving(model, out)
     return {"seconds": time.perf_counter() - start, "changed": int(len(changed))}
+
+
+def save_for_serving(model: TeamModel, out: str | os.PathLike[str]) -> None:
+    """(In the worker.) The model folder ``out`` with its serving index's prepared tables
+    (:func:`teamrec.service.serving.prepare`), whole or not at all: the per-item Python work
+    of building an index is done here, not in the serving process."""
+    save_team_model(model, out, extra=lambda folder: save_prepared(prepare(model), folder))
 
 
 _ERRORS: dict[str, type[TeamrecError]] = {
