@@ -73,15 +73,21 @@ _PEAK_MATRICES = 3
 LEAF = 2048
 
 
-class EASEConfig(AlgorithmConfig):
+class GramPenaltyConfig(AlgorithmConfig):
+    """What EASE and user-EASE share: the values fed in and the penalty on their Gram matrix
+    (X'X over items for EASE, XX' over people for user-EASE)."""
+
     regularization: float | None = Field(
-        None, gt=0, description="the L2 penalty lambda (None: regularization_scale x mean diagonal of X'X)"
+        None, gt=0, description="the L2 penalty lambda (None: regularization_scale x mean diagonal of the Gram matrix)"
     )
-    regularization_scale: float = Field(10.0, gt=0, description="lambda = this x mean diagonal of X'X")
+    regularization_scale: float = Field(10.0, gt=0, description="lambda = this x mean diagonal of the Gram matrix")
     binary: bool | None = Field(None, description="binarise the values (None: only when they are ratings)")
     value_power: float = Field(
         1.0, gt=0, le=4, description="values not binarised are raised to this power (0.5 damps 1-5 stars)"
     )
+
+
+class EASEConfig(GramPenaltyConfig):
     dropout: float = Field(
         0.0, ge=0, lt=1, description="EDLAE: add dropout / (1 - dropout) x diag(X'X) to the penalty (0: plain EASE)"
     )

@@ -42,19 +42,18 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from teamrec.algorithms import _topk
-from teamrec.algorithms.base import Algorithm, AlgorithmConfig, Contribution, Explanation
-from teamrec.algorithms.ease import check_dense_size, gram_inverse, looks_like_ratings, scaled_lambda, transform_values
+from teamrec.algorithms.base import Algorithm, Contribution, Explanation
+from teamrec.algorithms.ease import (
+    GramPenaltyConfig,
+    check_dense_size,
+    gram_inverse,
+    looks_like_ratings,
+    scaled_lambda,
+    transform_values,
+)
 
 
-class UserEASEConfig(AlgorithmConfig):
-    regularization: float | None = Field(
-        None, gt=0, description="the L2 penalty lambda (None: regularization_scale x mean diagonal of XX')"
-    )
-    regularization_scale: float = Field(10.0, gt=0, description="lambda = this x mean diagonal of XX'")
-    binary: bool | None = Field(None, description="binarise the values (None: only when they are ratings)")
-    value_power: float = Field(
-        1.0, gt=0, le=4, description="values not binarised are raised to this power (0.5 damps 1-5 stars)"
-    )
+class UserEASEConfig(GramPenaltyConfig):
     max_users: int = Field(20_000, ge=1, description="refuse more people than this")
 
 
