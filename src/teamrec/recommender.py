@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from teamrec._files import write_folder
+from teamrec.algorithms._npz import load_csr
 from teamrec.algorithms._topk import topk
 from teamrec.algorithms.base import Algorithm, Explanation
 from teamrec.algorithms.popularity import Popularity
@@ -434,9 +435,9 @@ def save_team_model(
     def write(folder: Path) -> None:
         model.algorithm.save(folder / "algorithm")
         data = model.data
-        sp.save_npz(folder / "matrix.npz", data.matrix)
-        sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool))
-        sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool))
+        sp.save_npz(folder / "matrix.npz", data.matrix, compressed=False)
+        sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool), compressed=False)
+        sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool), compressed=False)
         data.item_meta.to_parquet(folder / "items.parquet", index=False)
         data.user_meta.to_parquet(folder / "users.parquet", index=False)
         meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind,
@@ -457,15 +458,15 @@ def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
     item_meta = pd.read_parquet(folder / "items.parquet")
     user_meta = pd.read_parquet(folder / "users.parquet")
     data = InteractionMatrix(
-        matrix=sp.load_npz(folder / "matrix.npz").tocsr(),
+        matrix=load_csr(folder / "matrix.npz"),
         users=Vocab(user_meta["user"].to_numpy(), kind="user"),
         items=Vocab(item_meta["item"].to_numpy(), kind="item"),
         team=meta["team"],
         item_meta=item_meta,
         user_meta=user_meta,
-        members=sp.load_npz(folder / "members.npz").tocsr(),
+        members=load_csr(folder / "members.npz"),
         item_kind=meta.get("item_kind", "item"),
-        excluded=sp.load_npz(folder / "excluded.npz").tocsr() if (folder / "excluded.npz").exists() else None,
+        excluded=load_csr(folder / "excluded.npz") if (folder / "excluded.npz").exists() else None,
     )
     model = TeamModel(algorithm, data)
     model.provenance = dict(meta.get("provenance") or {})

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from teamrec.algorithms import _topk
+from teamrec.algorithms._npz import load_arrays, save_arrays
 from teamrec.errors import ConfigError, DataError, NotFittedError, UnsupportedError
 
 MODEL_FORMAT_VERSION = 1
@@ -319,8 +320,7 @@ class Algorithm:
             "sparse": sparse,
         }
         tmp_npz = target / ".arrays.npz.tmp"
-        with open(tmp_npz, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+        save_arrays(tmp_npz, arrays)  # np.load reads it; load() maps it without a copy
         tmp_json = target / ".model.json.tmp"
         tmp_json.write_text(json.dumps(meta, indent=2, sort_keys=True))
         os.replace(tmp_npz, target / "arrays.npz")
@@ -346,8 +346,7 @@ class Algorithm:
         if cls is not Algorithm and not issubclass(klass, cls):
             raise DataError(f"the saved model is {meta['algorithm']!r}, not {cls.name!r}", file=str(meta_file))
         model = klass(**meta["config"])
-        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = load_arrays(folder / "arrays.npz")
         for key in meta["sparse"]:
             shape = tuple(int(s) for s in arrays.pop(f"{key}.shape"))
             setattr(

@@ -163,6 +163,10 @@ class _Neighbourhood(Algorithm):
         return ("similarity_",)
 
 
+#: The learnt-state name the transposed item-knn weights are saved under (see ItemKNN.warm).
+_SAVED_WEIGHTS = "weights_by_neighbour_"
+
+
 class ItemKNN(_Neighbourhood):
     """Item-item KNN: channels like a channel, and channels for a person.
 
@@ -177,7 +181,22 @@ class ItemKNN(_Neighbourhood):
     axis = "item"
 
     def _after_load(self) -> None:
-        self._w: sp.csr_matrix | None = None
+        # A saved model carries the transposed weights when they were built before saving
+        # (warm()); a fit or update drops them (they follow the similarity).
+        self._w: sp.csr_matrix | None = vars(self).pop(_SAVED_WEIGHTS, None)
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        if getattr(self, "_w", None) is not None:
+            state[_SAVED_WEIGHTS] = self._w
+        return state
+
+    def warm(self) -> Self:
+        """Build the transposed weights now: a service's worker warms before it saves, so the
+        serving process maps them with the model instead of transposing on its own CPU."""
+        self._check_fitted()
+        _ = self._weights
+        return self
 
     @property
     def _weights(self) -> sp.csr_matrix:

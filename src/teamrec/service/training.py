@@ -174,6 +174,7 @@ def save_for_serving(model: TeamModel, out: str | os.PathLike[str]) -> None:
     """(In the worker.) The model folder ``out`` with its serving index's prepared tables
     (:func:`teamrec.service.serving.prepare`), whole or not at all: the per-item Python work
     of building an index is done here, not in the serving process."""
+    model.algorithm.warm()  # what warming builds (e.g. item-knn's transposed weights) is saved with it
     save_team_model(model, out, extra=lambda folder: save_prepared(prepare(model), folder))
 
 
