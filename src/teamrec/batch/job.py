@@ -275,9 +275,19 @@ def write_team(out: Path, outputs: TeamOutputs, *, models: bool = True) -> None:
         outputs.model.save(out / "models" / f"team={outputs.team}")
 
 
-def write_manifest(out: Path, info: dict[str, Any]) -> None:
+def write_manifest(out: Path, *, engine: str, k: int, spec: BatchSpec, per_team: list[dict[str, Any]],
+                   started: float, **extra: Any) -> dict[str, Any]:
+    """Write the batch's ``_batch.json`` and return it: the engine (and what ``extra`` says
+    of it), the spec, the totals over ``per_team`` and the seconds since ``started``
+    (``time.perf_counter``); one layout for every engine."""
+    manifest = {
+        "engine": engine, **extra, "k": k, "spec": spec.model_dump(mode="json"),
+        "teams": len(per_team), "events": sum(r["events"] for r in per_team),
+        "seconds": round(time.perf_counter() - started, 3), "per_team": per_team,
+    }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "_batch.json").write_text(json.dumps(info, indent=1, default=str))
+    (out / "_batch.json").write_text(json.dumps(manifest, indent=1, default=str))
+    return manifest
 
 
 def read_output(out: str | os.PathLike[str], name: str, teams: list[str] | None = None) -> pd.DataFrame:

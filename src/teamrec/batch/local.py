@@ -93,10 +93,4 @@ def run_local(
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads) as pool:
             futures = [pool.submit(_one_team, t, e, spec, out, k, models, i, u) for t, e, i, u in jobs]
             results = [f.result() for f in futures]
-    manifest = {
-        "engine": "local", "workers": workers, "k": k, "spec": spec.model_dump(mode="json"),
-        "teams": len(results), "events": sum(r["events"] for r in results),
-        "seconds": round(time.perf_counter() - start, 3), "per_team": results,
-    }
-    write_manifest(out, manifest)
-    return manifest
+    return write_manifest(out, engine="local", workers=workers, k=k, spec=spec, per_team=results, started=start)

@@ -183,10 +183,5 @@ def run_spark(
           "peak_rss_mb": float(r["b"])} for r in stats),
         key=lambda r: r["team"],
     )
-    manifest = {
-        "engine": "spark", "master": master, "k": k, "spec": spec.model_dump(mode="json"),
-        "teams": len(per_team_stats), "events": sum(r["events"] for r in per_team_stats),
-        "seconds": round(time.perf_counter() - start, 3), "per_team": per_team_stats,
-    }
-    write_manifest(out_path, manifest)
-    return manifest
+    return write_manifest(out_path, engine="spark", master=master, k=k, spec=spec, per_team=per_team_stats,
+                          started=start)
