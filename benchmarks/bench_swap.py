@@ -31,6 +31,7 @@ STEPS = ("load the model folder", "read the prepared tables", "build the index",
 
 def swaps(folder: Path, n: int, *, prepared_here: bool) -> tuple[dict[str, float], int]:
     """Mean CPU seconds per step over ``n`` swaps, and the objects one model + index adds."""
+    from teamrec._steps import run_steps
     from teamrec.service import serving, training
 
     def one(times: dict[str, float] | None) -> object:
@@ -41,7 +42,7 @@ def swaps(folder: Path, n: int, *, prepared_here: bool) -> tuple[dict[str, float
                 times[name] += time.thread_time() - began
             return out
 
-        model = step(STEPS[0], lambda: training.load_folder(folder))
+        model = step(STEPS[0], lambda: run_steps(training.load_folder_steps(folder)))
         prepared = None if prepared_here else step(STEPS[1], lambda: serving.load_prepared(folder, model))
         index = step(STEPS[2], lambda: serving.ServingIndex(model, prepared))
         step(STEPS[3], index.warm_up)

@@ -255,3 +255,23 @@ def test_item_kind_survives_save_and_load(data, tmp_path):
     model = TeamModel.fit(data, "item-knn")
     model.save(tmp_path / "m")
     assert data.item_kind == "channel" and TeamModel.load(tmp_path / "m").data.item_kind == "channel"
+
+
+def test_a_saved_models_tables_are_mapped_arrow_and_older_parquet_folders_still_load(data, tmp_path):
+    """Item and person tables load memory-mapped from Arrow files, equal to what was saved;
+    a folder written before (Parquet tables) loads the same (issue 11: no stalls)."""
+    model = TeamModel.fit(data, "item-knn")
+    folder = model.save(tmp_path / "m")
+    assert {p.name for p in folder.glob("*.arrow")} == {"items.arrow", "users.arrow"}
+    loaded = TeamModel.load(folder)
+    pd.testing.assert_frame_equal(loaded.data.item_meta, model.data.item_meta.reset_index(drop=True))
+    pd.testing.assert_frame_equal(loaded.data.user_meta, model.data.user_meta.reset_index(drop=True))
+    for name in ("items", "users"):  # as an older teamrec wrote the folder
+        frame = pd.read_feather(folder / f"{name}.arrow")
+        (folder / f"{name}.arrow").unlink()
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    older = TeamModel.load(folder)
+    pd.testing.assert_frame_equal(older.data.item_meta, loaded.data.item_meta)
+    assert [r.to_dict() for r in older.recommend("ana", k=5, explain=True)] == [
+        r.to_dict() for r in model.recommend("ana", k=5, explain=True)
+    ]

@@ -26,6 +26,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from teamrec._files import write_folder
+from teamrec._steps import Steps, run_steps
+from teamrec._tables import read_table, write_table
 from teamrec.algorithms._npz import load_csr
 from teamrec.algorithms._topk import topk
 from teamrec.algorithms.base import Algorithm, Explanation
@@ -438,8 +440,8 @@ def save_team_model(
         sp.save_npz(folder / "matrix.npz", data.matrix, compressed=False)
         sp.save_npz(folder / "members.npz", sp.csr_matrix(data.members, dtype=bool), compressed=False)
         sp.save_npz(folder / "excluded.npz", sp.csr_matrix(data.excluded, dtype=bool), compressed=False)
-        data.item_meta.to_parquet(folder / "items.parquet", index=False)
-        data.user_meta.to_parquet(folder / "users.parquet", index=False)
+        write_table(data.item_meta, folder, "items")
+        write_table(data.user_meta, folder, "users")
         meta = {"team": data.team, "algorithm": model.algorithm.name, "item_kind": data.item_kind,
                 "provenance": model.provenance}
         (folder / "team.json").write_text(json.dumps(meta, indent=2))
@@ -450,24 +452,42 @@ def save_team_model(
 
 
 def load_team_model(path: str | os.PathLike[str]) -> TeamModel:
+    """A model folder :func:`save_team_model` wrote."""
+    return run_steps(load_team_model_steps(path))
+
+
+def load_team_model_steps(path: str | os.PathLike[str]) -> Steps[TeamModel]:
+    """:func:`load_team_model` in steps of a few milliseconds each (a generator that yields
+    between them and returns the model), so a server can answer requests between the steps
+    of a model swap (:mod:`teamrec.service.foreground`)."""
     folder = Path(path)
     if not (folder / "team.json").exists():
         raise DataError("not a saved teamrec model folder (no team.json)", file=str(folder))
     meta = json.loads((folder / "team.json").read_text())
     algorithm = Algorithm.load(folder / "algorithm")
-    item_meta = pd.read_parquet(folder / "items.parquet")
-    user_meta = pd.read_parquet(folder / "users.parquet")
+    yield
+    item_meta = read_table(folder, "items")
+    yield
+    user_meta = read_table(folder, "users")
+    yield
+    matrix, members = load_csr(folder / "matrix.npz"), load_csr(folder / "members.npz")
+    excluded = load_csr(folder / "excluded.npz") if (folder / "excluded.npz").exists() else None
+    yield
+    users = Vocab(user_meta["user"].to_numpy(), kind="user")
+    items = Vocab(item_meta["item"].to_numpy(), kind="item")
+    yield
     data = InteractionMatrix(
-        matrix=load_csr(folder / "matrix.npz"),
-        users=Vocab(user_meta["user"].to_numpy(), kind="user"),
-        items=Vocab(item_meta["item"].to_numpy(), kind="item"),
+        matrix=matrix,
+        users=users,
+        items=items,
         team=meta["team"],
         item_meta=item_meta,
         user_meta=user_meta,
-        members=load_csr(folder / "members.npz"),
+        members=members,
         item_kind=meta.get("item_kind", "item"),
-        excluded=load_csr(folder / "excluded.npz") if (folder / "excluded.npz").exists() else None,
+        excluded=excluded,
     )
+    yield
     model = TeamModel(algorithm, data)
     model.provenance = dict(meta.get("provenance") or {})
     return model

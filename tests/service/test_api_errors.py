@@ -97,7 +97,7 @@ def test_a_failed_background_retrain_is_reported_by_the_model_info(client, monke
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(training, "load_folder", broken)  # a bug in the server's half of a retrain
+    monkeypatch.setattr(training, "load_folder_steps", broken)  # a bug in the server's half of a retrain
     assert client.post(f"{T}/model/retrain", params={"wait": False}, headers=AUTH["demo-admin"]).status_code == 202
     deadline = time.monotonic() + 30
     while (failure := client.get(f"{T}/model").json()["last_retrain_error"]) is None:

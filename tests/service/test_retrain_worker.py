@@ -76,7 +76,7 @@ def test_reads_are_answered_during_a_retrain(globex_dir):
         registry = app.state.service.registry
         version = registry.get("demo").version
         future = registry.submit("demo", full=True)
-        during, slowest = 0, 0.0
+        during, slowest, served = 0, 0.0, []
         while not future.done():
             began = time.perf_counter()
             response = http.get(f"{T}/people/U0103/recommendations", params={"k": 10})
@@ -85,7 +85,10 @@ def test_reads_are_answered_during_a_retrain(globex_dir):
             if not future.done():
                 during += 1
                 slowest = max(slowest, elapsed)
-                assert response.json()["model_version"] == version  # the old model serves meanwhile
+                served.append(response.json()["model_version"])
+        # The old model serves meanwhile, then the new one (the swap lands on the server's
+        # loop a moment before the retrain's caller hears of it).
+        assert served == sorted(served) and set(served) <= {version, version + 1} and served[0] == version
         assert future.result().version == version + 1
         assert http.get(f"{T}/model").json()["model_version"] == version + 1
     assert during >= 5, during
@@ -156,6 +159,37 @@ def test_a_swap_builds_its_index_from_the_workers_tables(globex_dir, monkeypatch
         for state in states:
             assert state.model.data.private.any() and state.model.data.archived.any()
             assert index_view(state.index) == index_view(serving.ServingIndex(state.model))
+
+
+def test_a_swap_runs_on_the_servers_event_loop_between_requests(globex_dir, monkeypatch):
+    """The serving process's half of every retrain and refresh (own model and experiment
+    arms) runs as steps on the server's event loop, not in the job's thread, where it would
+    fight the loop for the interpreter lock (teamrec.service.foreground)."""
+    import asyncio
+
+    from teamrec.service import training
+
+    experiment = {"name": "knn-vs-pop", "start": "2020-01-01T00:00:00Z", "salt": "s1",
+                  "arms": [{"name": "control", "algorithm": "popularity"}, {"name": "knn", "algorithm": "item-knn"}]}
+    on_loop: list[bool] = []
+    load_folder_steps = training.load_folder_steps
+
+    def noting(folder):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return (yield from load_folder_steps(folder))
+
+    with TestClient(create_app(make_settings(globex_dir, experiments=[experiment]), store=MemoryEventStore())) as c:
+        monkeypatch.setattr(training, "load_folder_steps", noting)
+        assert c.post(f"{T}/model/retrain", headers=AUTH["demo-admin"]).status_code == 200
+        events = [{"user": "U0103", "item": "C0110", "kind": "member"}]
+        assert c.post(f"{T}/events", json={"events": events}, headers=AUTH["demo-write"]).status_code == 201
+        c.app.state.service.registry.refresh("demo")  # from this thread: the steps still go to the loop
+        assert on_loop == [True] * 6  # retrain and refresh, each of the model and its two arms
+        assert c.get(f"{T}/people/U0103/recommendations").status_code == 200
 
 
 def _cores_here() -> int:

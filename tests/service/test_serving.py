@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from teamrec import TeamModel, build_matrix
+from teamrec._steps import run_steps
 from teamrec.data.dataset import Dataset
 from teamrec.demo import DEMO_MATRIX, demo_dataset
 from teamrec.errors import UnknownIdError
@@ -135,7 +136,7 @@ def test_an_index_from_the_workers_tables_is_the_one_built_here(team, tmp_path):
     model = TeamModel.fit(build_matrix(dataset, config=config), "item-knn")
     here = ServingIndex(model)
     training.save_for_serving(model, tmp_path / "model")  # what the worker writes
-    loaded = training.load_folder(tmp_path / "model")
+    loaded = run_steps(training.load_folder_steps(tmp_path / "model"))
     prepared = load_prepared(tmp_path / "model", loaded)
     assert prepared is not None
     served = ServingIndex(loaded, prepared)

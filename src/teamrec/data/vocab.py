@@ -23,7 +23,11 @@ class Vocab:
 
     def __init__(self, ids: Iterable[object] = (), kind: str = "id") -> None:
         values = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index)) else ids, dtype=object)
-        index = pd.Index(values.astype(str), dtype=object)
+        # Ids that are all str already (a loaded model's) skip the round trip through a
+        # fixed-width array: a model swap builds two vocabularies (issue 11: no stalls).
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":
+            values = values.astype(str)
+        index = pd.Index(values, dtype=object)
         if index.has_duplicates:
             raise ValueError(f"duplicate {kind} ids: {index[index.duplicated()][:5].tolist()}")
         self._index = index

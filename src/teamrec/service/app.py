@@ -10,6 +10,7 @@ not from a CDN, so they work on a machine with no network.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,11 +25,13 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from teamrec import __version__
+from teamrec._steps import run_steps
 from teamrec.errors import UnknownIdError
 from teamrec.experiments.settings import Experiment, check_unchanged, fingerprint
 from teamrec.integrations.slack.settings import SlackSettings
 from teamrec.service import _errors, batch_models
 from teamrec.service.api import ROUTERS
+from teamrec.service.foreground import LoopSteps
 from teamrec.service.guard import RequestGuard, route_reads_key, route_scope, route_table
 from teamrec.service.online import Refresher
 from teamrec.service.registry import ModelRegistry
@@ -143,10 +146,13 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
+        # Swaps after start-up run on this loop, a step at a time between requests.
+        service.registry.foreground = LoopSteps(asyncio.get_running_loop())
         log.info("teamrec %s serving %d team(s): %s", __version__, len(settings.teams), ", ".join(settings.teams))
         try:
             yield
         finally:
+            service.registry.foreground = run_steps  # the loop stops serving steps now
             service.close()
 
     app = FastAPI(

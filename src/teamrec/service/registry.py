@@ -41,12 +41,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from teamrec._steps import Steps, run_steps
 from teamrec.errors import ConfigError, TeamrecError, UnknownIdError, UnsupportedError
 from teamrec.experiments.assignment import in_rollout
 from teamrec.experiments.settings import Arm, Experiment
 from teamrec.recommender import TeamModel
 from teamrec.service import batch_models, training
 from teamrec.service._redact import redact_paths
+from teamrec.service.foreground import StepRunner
 from teamrec.service.online import FreshEvents
 from teamrec.service.serving import Prepared, ServingIndex, load_prepared
 from teamrec.service.settings import Settings, TeamSettings
@@ -124,7 +126,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
         ctx = multiprocessing.get_context("forkserver")
         # What every fit imports, loaded once in the fork server, not once per fit (a fresh
         # worker per fit then costs a fork, ~25 ms of its CPU).
-        ctx.set_forkserver_preload(["teamrec.service.training", "pyarrow.parquet"])
+        ctx.set_forkserver_preload(["teamrec.service.training", "pyarrow.parquet", "pyarrow.feather"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -160,6 +162,10 @@ class ModelRegistry:
         )
         self._batch_lock = threading.Lock()  # the batch teams' entries of _states and their order
         self._batch_loading: dict[str, threading.Lock] = {}
+        #: What runs the serving process's half of a retrain's or refresh's swap: at once in
+        #: the job's thread by default; a server with an event loop runs the steps on its
+        #: loop between requests (:class:`teamrec.service.foreground.LoopSteps`).
+        self.foreground: StepRunner = run_steps
 
     def start(self) -> None:
         """Load or train every team before the server listens (a saved model when there is
@@ -373,11 +379,10 @@ class ModelRegistry:
         folder = Path(config.model_dir) if config.model_dir is not None else self._new_folder(team, arm)
         result = self._in_worker(training.train_to_folder, team, config, stored, sequence, str(folder))
         fitted = result["ok"]
-        model = training.load_folder(folder)
         info = fitted["info"]
-        return self._swap(team, model, seconds=fitted["seconds"], store_events=int(info["store_events"]),
-                          info=info, sequence=int(fitted["sequence"]), folder=str(folder), pid=result["pid"],
-                          arm=arm, prepared=load_prepared(folder, model))
+        return self.foreground(self._swap_in_steps(
+            team, folder, seconds=fitted["seconds"], store_events=int(info["store_events"]), info=info,
+            sequence=int(fitted["sequence"]), pid=result["pid"], arm=arm))
 
     def _refresh(self, team: str, arm: str | None = None) -> TeamState:
         current = self.get(team, arm)
@@ -391,24 +396,38 @@ class ModelRegistry:
         events, sequence = self.store.since(team, current.sequence)
         folder = self._new_folder(team, arm)
         result = self._in_worker(training.refresh_to_folder, base, events, config, str(folder))
-        model = training.load_folder(folder)
         info = {**current.info, "refreshed_people": result["ok"]["changed"]}
-        state = self._swap(team, model, seconds=result["ok"]["seconds"],
-                           store_events=current.store_events + len(events), info=info, sequence=sequence,
-                           folder=str(folder), pid=result["pid"], arm=arm, prepared=load_prepared(folder, model))
+        state = self.foreground(self._swap_in_steps(
+            team, folder, seconds=result["ok"]["seconds"], store_events=current.store_events + len(events),
+            info=info, sequence=sequence, pid=result["pid"], arm=arm))
         log.info("team %s%s: model version %d (incremental, %d people changed)", team, _arm_label(arm),
                  state.version, result["ok"]["changed"])
         return state
 
-    def _swap(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
-              sequence: int, folder: str | None, pid: int | None, arm: str | None = None,
-              prepared: Prepared | None = None) -> TeamState:
+    def _swap_in_steps(self, team: str, folder: Path, *, arm: str | None, **figures: Any) -> Steps[TeamState]:
+        """Load the model folder a worker wrote and swap it in (:meth:`_swap_steps`), in steps
+        that :attr:`foreground` runs between requests."""
+        model = yield from training.load_folder_steps(folder)
+        yield
+        prepared = load_prepared(folder, model)
+        yield
+        return (yield from self._swap_steps(team, model, folder=str(folder), arm=arm, prepared=prepared, **figures))
+
+    def _swap(self, team: str, model: TeamModel, **kwargs: Any) -> TeamState:
+        """:meth:`_swap_steps` at once (at start-up, before any request)."""
+        return run_steps(self._swap_steps(team, model, **kwargs))
+
+    def _swap_steps(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
+                    sequence: int, folder: str | None, pid: int | None, arm: str | None = None,
+                    prepared: Prepared | None = None) -> Steps[TeamState]:
         """Build the serving index of ``model`` (from the tables the worker ``prepared``, when
         it did) and make it the team's state (one assignment); the folder of the state it
         replaces is removed when it was a working copy."""
         config = self.settings.teams[team]
         index = ServingIndex(model, prepared)
-        index.warm_up()
+        yield
+        yield from index.warm_up_steps()
+        yield
         fresh = FreshEvents(team, sequence, _matrix_config(config, info))
         fresh.catch_up(self.store)
         version = self._versions[(team, arm)] = self._versions.get((team, arm), 0) + 1

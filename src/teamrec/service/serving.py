@@ -10,7 +10,7 @@ one-person path). An index is immutable once built and safe to share between thr
 No stalls (issue 11): everything that takes a Python loop over the items or people (the
 case-folded search keys, the pickers' default orders, the name ranks) is prepared
 (:func:`prepare`) where the model is fitted -- the service's worker process -- and written with the model folder
-(:func:`save_prepared`, two small Parquet tables), so the serving process builds its index
+(:func:`save_prepared`, two small Arrow tables), so the serving process builds its index
 from columns (:func:`load_prepared`) with no per-item Python work and next to no objects for
 the garbage collector to walk. An index built from a model alone prepares the same tables
 in-process; either way the index is the same.
@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from teamrec._steps import Steps, run_steps
+from teamrec._tables import has_table, read_table, write_table
 from teamrec.errors import AccessDeniedError, UnknownIdError
 from teamrec.recommender import TeamModel
 
@@ -89,18 +91,18 @@ def save_prepared(prepared: Prepared, folder: str | os.PathLike[str]) -> None:
     inside the model's own whole-or-nothing write, so the tables always match the model."""
     out = Path(folder) / PREPARED_DIR
     out.mkdir()
-    prepared.items.to_parquet(out / "items.parquet", index=False)
-    prepared.users.to_parquet(out / "users.parquet", index=False)
+    write_table(prepared.items, out, "items")
+    write_table(prepared.users, out, "users")
 
 
 def load_prepared(folder: str | os.PathLike[str], model: TeamModel) -> Prepared | None:
     """The prepared tables saved with the model folder ``folder`` (None when it has none, as a
     model saved by ``teamrec`` commands, or when they do not fit ``model``)."""
     src = Path(folder) / PREPARED_DIR
-    if not (src / "items.parquet").exists() or not (src / "users.parquet").exists():
+    if not has_table(src, "items") or not has_table(src, "users"):
         return None
-    items = pd.read_parquet(src / "items.parquet")
-    users = pd.read_parquet(src / "users.parquet")
+    items = read_table(src, "items")
+    users = read_table(src, "users")
     if len(items) != model.data.n_items or len(users) != model.data.n_users:
         log.warning("prepared serving tables in %s do not fit the model: built here instead", folder)
         return None
@@ -300,15 +302,23 @@ class ServingIndex:
     def warm_up(self) -> None:
         """Fit the TeamModel's lazy helpers now, before this index serves a request (so no
         request pays for them, and no two requests fit them at once)."""
+        run_steps(self.warm_up_steps())
+
+    def warm_up_steps(self) -> Steps[None]:
+        """:meth:`warm_up` in steps (one helper each), for a swap run between requests."""
         if not (self.n_users and self.n_items):
             return
         user = self.user_ids[int(np.argmax(self.user_size))]
         self.model.similar_users(user, 1)
+        yield
         self.model.similar_users(user, 1, public_only=True)
+        yield
         public = np.flatnonzero(~self.private)
         if len(public):
             self.model.similar_items(self.item_ids[int(public[np.argmax(self.item_size[public])])], 1)
+            yield
         self.model.recommend(user, 1, explain=True)
+        yield
         self.model.recommend(user, 1)
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from teamrec._steps import Steps
 from teamrec.data.matrix import MatrixConfig, extend_matrix
 from teamrec.errors import ConfigError, DataError, NotFittedError, TeamrecError, UnsupportedError
-from teamrec.recommender import TeamModel, save_team_model
+from teamrec.recommender import TeamModel, load_team_model_steps, save_team_model
 from teamrec.service.serving import prepare, save_prepared
 from teamrec.service.settings import TeamSettings
 from teamrec.spec import build_team
@@ -208,8 +209,10 @@ class _FrozenEvents:
         return self.events, self.sequence
 
 
-def load_folder(folder: str | os.PathLike[str]) -> TeamModel:
-    """(In the server.) A model folder a worker wrote, warmed to serve."""
-    model = TeamModel.load(folder)
+def load_folder_steps(folder: str | os.PathLike[str]) -> Steps[TeamModel]:
+    """(In the server.) A model folder a worker wrote, warmed to serve: in steps, run between
+    requests (:mod:`teamrec.service.foreground`)."""
+    model = yield from load_team_model_steps(folder)
+    yield
     model.algorithm.warm()
     return model
