@@ -78,7 +78,7 @@ class TeamModel:
         self._fallback = algorithm if isinstance(algorithm, Popularity) else Popularity().fit(data.matrix)
         self._binary = (data.matrix > 0).astype(np.float64).tocsc()
         # Arrays a request reads, cached once (never a DataFrame column per request).
-        self._item_ids: list[str] = list(map(str, data.items.ids))
+        self._item_ids: list[str] = data.items.ids.tolist()  # a Vocab's ids are str already
         self._item_name_list: list[str] = list(map(str, data.item_meta["name"].tolist()))
         #: People per item and the inverse frequency reasons rank the items they name by.
         self._item_size = np.diff(self._binary.indptr)

@@ -424,7 +424,7 @@ class ModelRegistry:
         it did) and make it the team's state (one assignment); the folder of the state it
         replaces is removed when it was a working copy."""
         config = self.settings.teams[team]
-        index = ServingIndex(model, prepared)
+        index = yield from ServingIndex.build_steps(model, prepared)
         yield
         yield from index.warm_up_steps()
         yield

@@ -122,6 +122,16 @@ class ServingIndex:
     def __init__(self, model: TeamModel, prepared: Prepared | None = None) -> None:
         """The index of ``model``, from its ``prepared`` tables (prepared here when None).
         Lists come from columns in one call each (``tolist``), never a Python loop per item."""
+        run_steps(self._build(model, prepared))
+
+    @classmethod
+    def build_steps(cls, model: TeamModel, prepared: Prepared | None = None) -> Steps[ServingIndex]:
+        """The index in steps of a few milliseconds, for a swap run between requests."""
+        index = cls.__new__(cls)
+        yield from index._build(model, prepared)
+        return index
+
+    def _build(self, model: TeamModel, prepared: Prepared | None) -> Steps[None]:
         data = model.data
         if prepared is None:
             prepared = prepare(model)
@@ -134,6 +144,7 @@ class ServingIndex:
         self.user_ids: list[str] = data.users.ids.tolist()
         self.item_pos = dict(zip(self.item_ids, range(self.n_items), strict=True))
         self.user_pos = dict(zip(self.user_ids, range(self.n_users), strict=True))
+        yield
         self.item_names: list[str] = items["name"].tolist()
         self.user_names: list[str] = users["name"].tolist()
         self.item_descriptions: list[str] = items["description"].tolist()
@@ -147,12 +158,14 @@ class ServingIndex:
         self.members = data.members.tocsr()
         matrix = data.matrix
         self.item_size, self.user_size = _sizes(model)
+        yield
         # Search keys and the default order of the pickers (largest first, then by name).
         self._item_keys: list[str] = items["key"].tolist()
         self._user_name_keys: list[str] = users["name_key"].tolist()
         self._user_handle_keys: list[str] = users["handle_key"].tolist()
         self._item_order: list[int] = items["order"].tolist()
         self._user_order: list[int] = users["order"].tolist()
+        yield
         # For readers who may not see every item: items by name (to resolve a name among
         # the items the reader may see: the run of equal keys in key order, found by
         # bisection), each person's name rank (to order people by what the reader may see
@@ -160,6 +173,7 @@ class ServingIndex:
         self._by_key = items["by_key"].to_numpy(dtype=np.int64)
         self._sorted_keys: list[str] = np.asarray(items["key"].to_numpy(dtype=object))[self._by_key].tolist()
         self._user_name_rank = users["name_rank"].to_numpy(dtype=np.int64)
+        yield
         self._pattern = matrix.copy().tocsr()
         self._pattern.data = np.ones_like(self._pattern.data, dtype=np.float64)
         self.public_user_size = self.seen_sizes(self.private)
@@ -309,8 +323,8 @@ class ServingIndex:
         if not (self.n_users and self.n_items):
             return
         user = self.user_ids[int(np.argmax(self.user_size))]
-        self.model.similar_users(user, 1)
-        yield
+        # People like you from the public items: cached with the model when some items are
+        # private, else the algorithm's own (or its helper's) similarities, fitted now.
         self.model.similar_users(user, 1, public_only=True)
         yield
         public = np.flatnonzero(~self.private)
