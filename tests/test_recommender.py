@@ -275,3 +275,16 @@ def test_a_saved_models_tables_are_mapped_arrow_and_older_parquet_folders_still_
     assert [r.to_dict() for r in older.recommend("ana", k=5, explain=True)] == [
         r.to_dict() for r in model.recommend("ana", k=5, explain=True)
     ]
+
+
+def test_a_results_dict_has_every_field_and_its_own_details(data):
+    """``Result.to_dict`` is written out for speed: it must still say what ``asdict`` says
+    (a field added later and not written there fails here), and be the caller's to change."""
+    import dataclasses
+
+    model = TeamModel.fit(data, "item-knn")
+    for result in model.recommend("gus", k=3, explain=True) + model.recommend("gus", k=3):
+        out = result.to_dict()
+        assert out == dataclasses.asdict(result)
+        out["details"].setdefault("changed", []).append(1)
+        assert "changed" not in result.details

@@ -40,3 +40,19 @@ def test_nan_and_infinite_scores(k):
     indices, values = topk(scores, k)
     expected = [1, 3, 2, 5, 6, -1, -1][:k] + [-1] * max(0, k - 7)
     np.testing.assert_array_equal(indices[0], expected)
+
+
+def test_one_row_at_a_time_gives_what_the_block_gives():
+    """A request ranks one person (a fast path); a batch ranks many: the same items, in the
+    same order, ties and infinities included."""
+    rng = np.random.default_rng(7)
+    block = rng.integers(0, 4, size=(40, 300)).astype(np.float64)  # many ties
+    block[rng.random(block.shape) < 0.2] = -np.inf
+    block[rng.random(block.shape) < 0.01] = np.inf
+    block[5] = -np.inf  # a row with nothing eligible
+    for k in (1, 7, 50, 299, 300, 310):
+        many = topk(block.copy(), k)
+        for r in range(len(block)):
+            one = topk(block[r : r + 1].copy(), k)
+            np.testing.assert_array_equal(one[0][0], many[0][r])
+            np.testing.assert_array_equal(one[1][0], many[1][r])

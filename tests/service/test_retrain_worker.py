@@ -197,7 +197,8 @@ def _cores_here() -> int:
 
 
 def test_a_fit_takes_at_most_one_core_from_the_server():
-    """The worker keeps to one core (its kNN thread pool included), niced below the server."""
+    """The worker keeps to one core (its kNN thread pool included), niced below the server
+    and, on Linux, in the idle scheduling class (a waking server thread preempts it at once)."""
     import pytest
 
     from teamrec.service import training
@@ -210,4 +211,6 @@ def test_a_fit_takes_at_most_one_core_from_the_server():
     with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(), initializer=training.worker_init) as pool:
         assert pool.submit(_cores_here).result() == 1
         assert pool.submit(os.nice, 0).result() >= min(19, os.nice(0) + training.WORKER_NICENESS)
+        if hasattr(os, "SCHED_IDLE"):
+            assert pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_IDLE
     assert len(os.sched_getaffinity(0)) >= 2  # the server itself keeps every core

@@ -174,6 +174,10 @@ class ModelRegistry:
             self._start_team(name)
             for key in self.arms[name]:
                 self._start_arm(name, key)
+        if any(team.source is not None or team.format == "demo" for team in self.settings.teams.values()):
+            # The fork server imports teamrec once, at full priority: before serving, not in the
+            # middle of the first retrain (a no-op job waits for it).
+            self._worker().submit(os.getpid).result()
 
     def close(self) -> None:
         """Stop the worker process and remove the models' working folders."""
@@ -380,9 +384,9 @@ class ModelRegistry:
         result = self._in_worker(training.train_to_folder, team, config, stored, sequence, str(folder))
         fitted = result["ok"]
         info = fitted["info"]
-        return self.foreground(self._swap_in_steps(
+        return self._swapped(self.foreground(self._swap_in_steps(
             team, folder, seconds=fitted["seconds"], store_events=int(info["store_events"]), info=info,
-            sequence=int(fitted["sequence"]), pid=result["pid"], arm=arm))
+            sequence=int(fitted["sequence"]), pid=result["pid"], arm=arm)))
 
     def _refresh(self, team: str, arm: str | None = None) -> TeamState:
         current = self.get(team, arm)
@@ -397,14 +401,15 @@ class ModelRegistry:
         folder = self._new_folder(team, arm)
         result = self._in_worker(training.refresh_to_folder, base, events, config, str(folder))
         info = {**current.info, "refreshed_people": result["ok"]["changed"]}
-        state = self.foreground(self._swap_in_steps(
+        state = self._swapped(self.foreground(self._swap_in_steps(
             team, folder, seconds=result["ok"]["seconds"], store_events=current.store_events + len(events),
-            info=info, sequence=sequence, pid=result["pid"], arm=arm))
+            info=info, sequence=sequence, pid=result["pid"], arm=arm)))
         log.info("team %s%s: model version %d (incremental, %d people changed)", team, _arm_label(arm),
                  state.version, result["ok"]["changed"])
         return state
 
-    def _swap_in_steps(self, team: str, folder: Path, *, arm: str | None, **figures: Any) -> Steps[TeamState]:
+    def _swap_in_steps(self, team: str, folder: Path, *, arm: str | None,
+                       **figures: Any) -> Steps[tuple[TeamState, str | None]]:
         """Load the model folder a worker wrote and swap it in (:meth:`_swap_steps`), in steps
         that :attr:`foreground` runs between requests."""
         model = yield from training.load_folder_steps(folder)
@@ -415,14 +420,14 @@ class ModelRegistry:
 
     def _swap(self, team: str, model: TeamModel, **kwargs: Any) -> TeamState:
         """:meth:`_swap_steps` at once (at start-up, before any request)."""
-        return run_steps(self._swap_steps(team, model, **kwargs))
+        return self._swapped(run_steps(self._swap_steps(team, model, **kwargs)))
 
     def _swap_steps(self, team: str, model: TeamModel, *, seconds: float, store_events: int, info: dict[str, Any],
                     sequence: int, folder: str | None, pid: int | None, arm: str | None = None,
-                    prepared: Prepared | None = None) -> Steps[TeamState]:
+                    prepared: Prepared | None = None) -> Steps[tuple[TeamState, str | None]]:
         """Build the serving index of ``model`` (from the tables the worker ``prepared``, when
-        it did) and make it the team's state (one assignment); the folder of the state it
-        replaces is removed when it was a working copy."""
+        it did) and make it the team's state (one assignment); the new state, and the folder
+        of the state it replaced when that was a working copy (for :meth:`_swapped` to remove)."""
         config = self.settings.teams[team]
         index = yield from ServingIndex.build_steps(model, prepared)
         yield
@@ -438,9 +443,16 @@ class ModelRegistry:
         )
         old = self._states.get((team, arm))
         self._states[(team, arm)] = state  # the swap: one reference assignment
-        if old is not None and old.folder and old.folder != folder and self._is_working_copy(old.folder):
-            shutil.rmtree(old.folder, ignore_errors=True)
         log.info("team %s%s: model version %d in service", team, _arm_label(arm), state.version)
+        stale = old.folder if old is not None and old.folder and old.folder != folder else None
+        return state, stale if stale is not None and self._is_working_copy(stale) else None
+
+    def _swapped(self, swapped: tuple[TeamState, str | None]) -> TeamState:
+        """The new state; the working copy it replaced is removed here, in the job's thread
+        (deleting files is the file system's slow work, kept off the server's event loop)."""
+        state, stale = swapped
+        if stale is not None:
+            shutil.rmtree(stale, ignore_errors=True)
         return state
 
     def _is_working_copy(self, folder: str) -> bool:

@@ -97,13 +97,19 @@ def has_saved_model(team: TeamSettings) -> bool:
 
 
 #: How much lower the worker's CPU priority is than the server's (Unix ``nice``): on a busy
-#: machine, answering requests wins the CPU over finishing a fit sooner.
+#: machine, answering requests wins the CPU over finishing a fit sooner. Where Linux's idle
+#: scheduling class is available the worker is put in it as well (:func:`worker_init`).
 WORKER_NICENESS = 10
 
 
 def worker_init() -> None:
     """(In the worker, once.) Lower its priority, keep it to one of the machine's cores and
     its numeric libraries to one thread, so a fit takes at most one core from the server.
+
+    On Linux the worker also runs in the ``SCHED_IDLE`` class: it gets a core only when no
+    ordinary thread wants it, and a server thread that wakes up (a request arrived) takes the
+    core at once. A niced ordinary task, by contrast, keeps the core until its time slice
+    ends, and those slices were the reads' waits during a fit.
 
     The core is pinned (``sched_setaffinity``) because not every thread of a fit is a numeric
     library's: the kNN similarity products run in a pool of one thread per core, which would
@@ -112,6 +118,10 @@ def worker_init() -> None:
     try:
         os.nice(WORKER_NICENESS)
     except (AttributeError, OSError):  # no nice() here (Windows), or not allowed
+        pass
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not allowed: the niceness still applies
         pass
     pin_to_one_core()
     from threadpoolctl import threadpool_limits
