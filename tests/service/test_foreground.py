@@ -9,7 +9,7 @@ import time
 import pytest
 
 from teamrec._steps import run_steps
-from teamrec.service.foreground import LoopSteps
+from teamrec.service.foreground import LoopSteps, _Job
 
 
 def counting(n: int, trace: list[tuple[str, int]]):
@@ -113,3 +113,31 @@ def test_a_stopped_loop_runs_the_steps_in_the_calling_thread():
         assert {thread for _, thread in trace} == {threading.get_ident()}
     finally:
         loop.close()
+
+
+def test_the_loop_serves_requests_twice_as_long_as_each_step_took():
+    """With the default share (a third), a step of 10 ms is followed by at least 20 ms for
+    the loop's other work before the next step."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.delays: list[float] = []
+
+        def call_soon_threadsafe(self, *args) -> None:
+            pass
+
+        def call_later(self, delay: float, *args) -> None:
+            self.delays.append(delay)
+
+    def slow():
+        time.sleep(0.01)
+        yield
+        time.sleep(0.01)
+
+    loop = Recording()
+    runner = LoopSteps(loop)  # type: ignore[arg-type]
+    job = _Job(slow())
+    runner._step(job)
+    assert len(loop.delays) == 1 and loop.delays[0] >= 0.02
+    with pytest.raises(ValueError, match="share"):
+        LoopSteps(loop, share=0)  # type: ignore[arg-type]

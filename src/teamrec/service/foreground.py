@@ -12,7 +12,8 @@ So the swap is written as steps of a few milliseconds each (:mod:`teamrec._steps
 :func:`~teamrec._steps.run_steps` runs them to the end in the calling thread), and a server that has
 an event loop runs those steps *on the loop*, one step per callback with a pause between
 (:class:`LoopSteps`): a request waits at most for the one step under way, never for a
-convoy of switch intervals, and the loop serves everything that arrived between two steps.
+convoy of switch intervals, and between two steps the loop serves what arrived meanwhile
+(the pause grows with the step, so a swap takes at most a third of the loop's time).
 The thread that asked for the swap (a retrain's) only waits.
 
 The loop must never wait for a swap it is meant to run. If a step is not taken within
@@ -45,10 +46,18 @@ class LoopSteps:
     their result (or raises their exception). Called on the loop's own thread, or once the
     loop has stopped, it runs the steps at once."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, pause: float = 0.002, stall_seconds: float = 2.0) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, share: float = 1 / 3, pause: float = 0.001,
+                 stall_seconds: float = 2.0) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
         #: The loop the steps run on.
         self.loop = loop
-        #: Seconds the loop serves requests between two steps.
+        #: At most this share of the loop's time goes to steps: after a step of ``t`` seconds
+        #: the loop serves requests for ``t * (1 - share) / share`` seconds (``pause`` at
+        #: least). A loop busy with requests catches up between steps instead of falling
+        #: behind for the whole swap.
+        self.share = share
+        #: The shortest time the loop serves requests between two steps (seconds).
         self.pause = pause
         #: Seconds without a step taken after which the waiting thread runs the rest itself.
         self.stall_seconds = stall_seconds
@@ -80,8 +89,10 @@ class LoopSteps:
         with job.lock:
             if not job.on_loop or job.done.is_set():
                 return
+            began = time.perf_counter()
             if not job.advance():
-                self.loop.call_later(self.pause, self._step, job)
+                took = time.perf_counter() - began
+                self.loop.call_later(max(self.pause, took * (1 - self.share) / self.share), self._step, job)
 
 
 class _Job:
