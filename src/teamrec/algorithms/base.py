@@ -186,6 +186,11 @@ class Algorithm:
             if rows.shape != (len(users), self.n_items):
                 raise ValueError(f"user_items must be {(len(users), self.n_items)}, got {rows.shape}")
             return rows
+        if len(users) == 1:  # one person (a request): their row by slicing, not fancy indexing
+            X, u = self.X_, int(users[0])
+            start, end = X.indptr[u], X.indptr[u + 1]
+            return sp.csr_matrix((X.data[start:end], X.indices[start:end], np.array([0, end - start])),
+                                 shape=(1, X.shape[1]))
         return self.X_[users]
 
     # -- scoring and ranking ---------------------------------------------------------------

@@ -175,9 +175,16 @@ class ModelRegistry:
             for key in self.arms[name]:
                 self._start_arm(name, key)
         if any(team.source is not None or team.format == "demo" for team in self.settings.teams.values()):
-            # The fork server imports teamrec once, at full priority: before serving, not in the
-            # middle of the first retrain (a no-op job waits for it).
-            self._worker().submit(os.getpid).result()
+            self._warm_worker()
+
+    def _warm_worker(self) -> None:
+        """Start the worker's fork server now, which imports teamrec once at full priority:
+        before serving rather than in the middle of the first retrain (a no-op job waits for
+        it). A failure here only means the first retrain starts it (and reports any error)."""
+        try:
+            self._worker().submit(os.getpid).result(timeout=120)
+        except Exception as exc:  # noqa: BLE001 - e.g. a script without a __main__ guard
+            log.warning("the retrain worker did not start ahead (%s); the first retrain starts it", exc)
 
     def close(self) -> None:
         """Stop the worker process and remove the models' working folders."""
