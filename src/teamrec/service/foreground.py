@@ -13,7 +13,8 @@ So the swap is written as steps of a few milliseconds each (:mod:`teamrec._steps
 an event loop runs those steps *on the loop*, one step per callback with a pause between
 (:class:`LoopSteps`): a request waits at most for the one step under way, never for a
 convoy of switch intervals, and between two steps the loop serves what arrived meanwhile
-(the pause grows with the step, so a swap takes at most a third of the loop's time).
+(the pause grows with the step, so a swap takes at most a fifth of the loop's time; a fifth
+measured better than a third in `benchmarks/bench_stalls.py`).
 The thread that asked for the swap (a retrain's) only waits.
 
 The loop must never wait for a swap it is meant to run. If a step is not taken within
@@ -46,7 +47,7 @@ class LoopSteps:
     their result (or raises their exception). Called on the loop's own thread, or once the
     loop has stopped, it runs the steps at once."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, share: float = 1 / 3, pause: float = 0.001,
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, share: float = 0.2, pause: float = 0.001,
                  stall_seconds: float = 2.0) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
