@@ -173,19 +173,26 @@ class MemoryFeedbackLog:
         self._impressions: dict[str, list[tuple]] = {}
         self._feedback: dict[str, list[tuple]] = {}
         self._actions: set[tuple[str, str, str]] = set()
-        self._by_id: dict[tuple[str, str], list[tuple]] = {}
+        # Rows are tuples of plain values and kept in tuples, never a list per recommendation:
+        # the garbage collector stops tracking such tuples, so a log of millions of rows adds
+        # nothing to its full passes (which a list per recommendation made ever longer: a
+        # server's read latency grew with the log).
+        self._by_id: dict[tuple[str, str], tuple[tuple, ...]] = {}
         self._fingerprints: dict[str, str] = {}
 
     def log_impressions(self, team: str, impressions: Rows) -> int:
         rows = _prepare(team, impressions, IMPRESSION_LOG_COLUMNS, "impressions")
         keys = [(r[_RID], r[_ITEM]) for r in rows]
         with self._lock:
-            shown = {(rid, r[_ITEM]) for rid, _ in keys for r in self._by_id.get((team, rid), [])}
+            shown = {(rid, r[_ITEM]) for rid, _ in keys for r in self._by_id.get((team, rid), ())}
             if len(set(keys)) != len(keys) or any(k in shown for k in keys):
                 raise DataError("an item is logged twice for one recommendation", file="impressions", field="item")
             self._impressions.setdefault(team, []).extend(rows)
+            by_id: dict[str, list[tuple]] = {}
             for row in rows:
-                self._by_id.setdefault((team, row[_RID]), []).append(row)
+                by_id.setdefault(row[_RID], []).append(row)
+            for rid, new in by_id.items():
+                self._by_id[(team, rid)] = self._by_id.get((team, rid), ()) + tuple(new)
         return len(rows)
 
     def log_feedback(self, team: str, feedback: Rows) -> int:
@@ -216,7 +223,7 @@ class MemoryFeedbackLog:
 
     def find(self, team: str, recommendation_id: str) -> pd.DataFrame:
         with self._lock:
-            rows = list(self._by_id.get((team, str(recommendation_id)), []))
+            rows = list(self._by_id.get((team, str(recommendation_id)), ()))
         return _finish(pd.DataFrame.from_records(rows, columns=list(IMPRESSION_LOG_COLUMNS)), IMPRESSION_LOG_COLUMNS)
 
     def running_fingerprint(self, name: str) -> str | None:
