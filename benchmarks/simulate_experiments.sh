@@ -28,5 +28,21 @@ echo "== Slack export, at random, k=3, only the visit's own channel clickable"
 $TEAMREC simulate "$DATA/slack-export-sample" $SLACK --split random --k 3 --clickable visit
 echo "== Slack export, the last 20% in time, streamed, refreshed as the service's defaults would (k=3)"
 $TEAMREC simulate "$DATA/slack-export-sample" $SLACK --split time --stream --k 3 --refresh-seconds 300
+DECAYED="--split time --stream --k 3 --no-binary --half-life 1"
+echo "== Slack export, the last 20% in time, streamed, k=3, the team's matrix decayed (half-life 1 day), a refresh once an event waited 60 s"
+$TEAMREC simulate "$DATA/slack-export-sample" $SLACK $DECAYED --refresh-seconds 60
+echo "== the same, other exploration seeds (the arms' lines)"
+for seed in 1 2 3 4; do
+    $TEAMREC simulate "$DATA/slack-export-sample" $SLACK $DECAYED --refresh-seconds 60 --seed $seed \
+        | grep -E '^(popularity|ease) +[0-9]|^off-policy' | sed "s/^/seed $seed: /"
+done
+echo "== the same, refreshed as the service's defaults would (an event waited 300 s)"
+$TEAMREC simulate "$DATA/slack-export-sample" $SLACK $DECAYED --refresh-seconds 300 | grep -E '^(popularity|ease) +[0-9]'
+echo "== the same, a refresh after 60 s, the matrix not decayed"
+$TEAMREC simulate "$DATA/slack-export-sample" $SLACK --split time --stream --k 3 --no-binary --refresh-seconds 60 \
+    | grep -E '^(popularity|ease) +[0-9]'
+echo "== the decayed design, popularity against popularity by value (recency-weighted) instead of EASE"
+$TEAMREC simulate "$DATA/slack-export-sample" --format slack-export --experiment benchmarks/experiments/slack-recent.toml \
+    $DECAYED --refresh-seconds 60 | grep -E '^(popularity|recent) +[0-9]|^off-policy'
 echo "== Slack export offline: where each arm ranks the held-out memberships"
 ${PYTHON:-.venv/bin/python} benchmarks/slack_holdout_ranks.py "$DATA/slack-export-sample"

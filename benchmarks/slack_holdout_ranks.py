@@ -9,13 +9,19 @@ memberships are of *everyone-channels* (channels 90% or more of the people are i
 each arm ranks the held-out channel among the person's other channels (the ones they are not
 in yet), fitted on the training part as the service fits its arms: hits in the top 3 (the
 Slack app's list) and the top 10, and the mean rank, for everyone-channels and the rest.
+It also counts who made the memberships: a ``channel_join`` message names its ``inviter``
+when someone else added the person (Slack's export keeps it; teamrec's reader does not need
+it), so the joins a person chose themselves -- the ones a recommendation could have caused --
+are the join messages without one, less the channel creators'.
 
     .venv/bin/python benchmarks/slack_holdout_ranks.py ../shared/data/slack-export-sample
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,14 +32,50 @@ from teamrec.experiments.simulate import split_holdout
 from teamrec.recommender import TeamModel
 from teamrec.service.simulation import date_by_item_creation
 
-ARMS = ("popularity", "ease")
+ARMS = ("popularity", "ease", "item-knn", "rp3beta", "user-ease")
 EVERYONE = 0.9
 
 
+def self_joins(path: str, people: set[str]) -> None:
+    """Print who made the export's join messages: added by someone (``inviter``) or not."""
+    root = Path(path)
+    channels = json.loads((root / "channels.json").read_text())
+    creator = {c["name"]: c.get("creator") for c in channels}
+    rows = []
+    for day in sorted(root.glob("*/*.json")):  # a benchmark: 696 small files
+        for m in json.loads(day.read_text()):
+            if m.get("subtype") == "channel_join" and m.get("user") in people:
+                rows.append((m["user"], day.parent.name, float(m["ts"]), m.get("inviter")))
+    joins = pd.DataFrame(rows, columns=["user", "channel", "ts", "inviter"]).sort_values("ts")
+    joins = joins.drop_duplicates(["user", "channel"])
+    own = joins["inviter"].isna().to_numpy()
+    by_creator = np.array([creator.get(c) == u for u, c in zip(joins["user"], joins["channel"], strict=True)])
+    chosen = joins[own & ~by_creator]
+    top = chosen["channel"].value_counts()
+    print(f"{len(joins)} first join messages of the people: {int((~own).sum())} added by someone else (inviter), "
+          f"{int((own & by_creator).sum())} by the channel's creator, {len(chosen)} by the person themselves, by "
+          f"{chosen['user'].nunique()} people in {top.size} channels: "
+          + ", ".join(f"#{c} {n}" for c, n in top.items()))
+
+
+def cohorts(holdout: pd.DataFrame, items: pd.DataFrame) -> None:
+    """Print how fast each channel of the time split's hold-out was filled: its memberships
+    within the hour after its first held-out one, and the minutes from that first to the last
+    of them (how long a refresh has to bring the channel into the models before its cohort is in)."""
+    names = items.drop_duplicates("item").set_index("item")["name"]
+    parts = []
+    for item, times in holdout.groupby("item")["timestamp"]:
+        t = np.sort(times.to_numpy(dtype=float))
+        hour = t[t <= t[0] + 3600]
+        parts.append((len(hour), f"#{names.get(item, item)} {len(hour)} in {(hour[-1] - hour[0]) / 60:.1f} min"))
+    print("time split's held-out memberships within the hour of each channel's first one: "
+          + ", ".join(text for _, text in sorted(parts, reverse=True)))
+
+
 def same_lists(train: pd.DataFrame, people: list[str], k: int) -> int:
-    """How many of ``people`` get the same top ``k`` from both arms (fitted on ``train``)."""
+    """How many of ``people`` get the same top ``k`` from popularity and EASE (fitted on ``train``)."""
     data = build_matrix(train, config=default_config("slack-export"))
-    first, second = (TeamModel.fit(data, arm) for arm in ARMS)
+    first, second = (TeamModel.fit(data, arm) for arm in ARMS[:2])
     return sum([r.id for r in first.recommend(p, k)] == [r.id for r in second.recommend(p, k)] for p in people)
 
 
@@ -57,14 +99,15 @@ def describe(name: str, train: pd.DataFrame, holdout: pd.DataFrame, everyone: se
           f"everyone-channels, {int((~in_everyone).sum())} of other channels; {int(unseen.sum())} of channels the "
           "training part never saw (no arm can rank them)")
     print(f"{'held-out memberships':<34}{'arm':<12}{'n':>5}{'in top 3':>10}{'in top 10':>11}{'mean rank':>11}")
+    by_arm = {arm: ranks(train, holdout, arm) for arm in ARMS}
     for label, mask in (("of everyone-channels", in_everyone), ("of other channels", ~in_everyone)):
         for arm in ARMS:
-            r = ranks(train, holdout, arm)[mask]
+            r = by_arm[arm][mask]
             known = r[np.isfinite(r)]
             mean = f"{known.mean():.1f}" if len(known) else "-"
             print(f"{label:<34}{arm:<12}{len(r):>5}{int((r <= 3).sum()):>10}{int((r <= 10).sum()):>11}{mean:>11}")
     people = sorted(holdout["user"].astype(str).unique())
-    print(f"the same list from both arms: top 3 for {same_lists(train, people, 3)}, top 10 for "
+    print(f"the same list from popularity and EASE: top 3 for {same_lists(train, people, 3)}, top 10 for "
           f"{same_lists(train, people, 10)} of the {len(people)} people with held-out memberships")
 
 
@@ -84,9 +127,11 @@ def main(path: str) -> None:
     print(f"{int(members['timestamp'].notna().sum())} memberships timed by a join message, {n_dated} dated at the "
           f"channel's creation; {np.mean(lag <= 3600):.0%} joined within an hour of the channel's creation, "
           f"{np.mean(lag <= 86400):.0%} within a day")
+    self_joins(path, set(members["user"].astype(str)))
     train, holdout = split_holdout(members.assign(timestamp=np.nan), 0.2, seed=0)
     describe("random split (seed 0, whole pairs, as `teamrec simulate --split random`)", train, holdout, everyone)
     train, holdout = split_holdout(dated, 0.2)
+    cohorts(holdout, data.items)
     describe("time split (the last 20% in time, as `teamrec simulate --split time`)", train, holdout, everyone)
 
 

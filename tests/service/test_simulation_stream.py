@@ -189,3 +189,16 @@ def test_a_click_stands_for_the_first_learnt_event_of_its_pair_not_a_message_bef
     feed.clicked("u", "c")  # joined from a recommendation: the membership at 2.0 was that join
     feed.advance(10.0)
     assert team.calls == [("ingest", [1.0, 3.0])]
+
+
+def test_the_replay_says_the_smallest_difference_its_people_can_detect(tmp_path):
+    """2.80 delta-method standard errors of the report's difference (80% power, two-sided 5%)."""
+    result = simulate_experiment(news_team(tmp_path), None, EXPERIMENT, share=0.5, k=3, split="random", seed=1)
+    (row,) = result.simulation.report.differences.itertuples()
+    assert np.isfinite(row.std_error) and row.std_error > 0
+    assert result.detectable() == {"knn": pytest.approx(2.801585 * row.std_error, rel=1e-5)}
+    units = result.simulation.report.arms.set_index("arm")["units"]
+    assert (f"power: {units['popularity']} and {units['knn']} people; the smallest true difference knn - popularity "
+            f"this replay finds with 80% power (two-sided 5%) is {2.801585 * row.std_error * 100:.2f} pp"
+            in result.to_text())
+    assert result.to_dict()["detectable_difference"] == result.detectable()

@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from teamrec.cli._common import ColumnsOpt, FormatOpt, JsonOpt, KindValueOpt, Log1pOpt, parse_floats, parse_pairs
+from teamrec.cli._common import (
+    BinaryOpt,
+    ColumnsOpt,
+    FormatOpt,
+    HalfLifeOpt,
+    JsonOpt,
+    KindValueOpt,
+    Log1pOpt,
+    matrix_overrides,
+    parse_floats,
+    parse_pairs,
+)
 from teamrec.errors import ConfigError
 from teamrec.experiments.settings import Experiment, parse_experiments
 
@@ -120,7 +131,9 @@ def simulate(
     config: ConfigOpt = None,
     columns: ColumnsOpt = None,
     kind_value: KindValueOpt = None,
-    log1p: Log1pOpt = False,
+    log1p: Log1pOpt = None,
+    binary: BinaryOpt = None,
+    half_life: HalfLifeOpt = None,
     share: Annotated[float, typer.Option("--holdout", help="share of the events held out and replayed")] = 0.2,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="items per list")] = 10,
     max_visits: Annotated[
@@ -160,14 +173,16 @@ def simulate(
 ) -> None:
     """Replay SOURCE's hold-out as simulated people through the service layer
     (TeamService.recommend -> hits -> TeamService.feedback, learnt at once) with the experiment's
-    arms served side by side, then print its report and the off-policy check."""
+    arms served side by side, then print its report and the off-policy check. The matrix options
+    (--binary/--no-binary, --log1p, --half-life) are the simulated team's, so every arm's."""
     from teamrec.service.simulation import simulate_experiment
 
     exp = load_experiment(experiment, config)
     options = {"columns": parse_pairs(columns, "--column")} if columns else {}
     kind_values = parse_floats(kind_value, "--kind-value")
     result = simulate_experiment(source, fmt, exp, options=options, kind_values=kind_values,
-                                 matrix={"log1p": True} if log1p else None, share=share, k=k,
+                                 matrix=matrix_overrides(binary=binary, log1p=log1p, half_life=half_life) or None,
+                                 share=share, k=k,
                                  max_visits=max_visits, action=action, seed=seed, split=split, stream=stream,
                                  refresh_every=refresh_every, refresh_seconds=refresh_seconds,
                                  retrain_every=retrain_every, window_days=window_days, clickable=clickable)

@@ -12,6 +12,8 @@
   "Applying the delta method in metric analytics").
 * :func:`ratio_difference`: the difference of two arms' ratios, the variances added (units are
   in one arm only), a normal interval and a two-sided p-value.
+* :func:`minimum_detectable_difference`: the smallest true difference a test finds with a given
+  power from the difference's standard error: what a replay with this many people can tell apart.
 * :func:`srm_check`: the sample-ratio-mismatch chi-square of units per arm against the
   configured weights; a p-value below 0.001 means the assignment or the logging is broken and
   the differences should not be trusted (Fabijan et al., 2019).
@@ -108,6 +110,20 @@ def ratio_difference(
     else:
         p = float("nan")
     return Difference(float(r0), float(r1), diff, diff - z * se, diff + z * se, p, se)
+
+
+def minimum_detectable_difference(std_error: Any, confidence: float = 0.95, power: float = 0.8) -> np.ndarray:
+    """The smallest true difference between two arms that a two-sided test at ``confidence``
+    finds with probability ``power``, given the difference's standard error (the delta-method
+    one of :func:`ratio_difference`): ``(z_(1 - alpha/2) + z_power) * SE``, 2.80 SE at 95% and
+    80%. A replay or an experiment whose arms truly differ by less cannot be expected to
+    separate them; with ``n`` times the units the SE, and so this, shrink by ``sqrt(n)``."""
+    if not 0.0 < power < 1.0:
+        raise DataError(f"power must be in (0, 1), got {power!r}", field="power")
+    se = np.asarray(std_error, dtype=np.float64)
+    if np.any(se < 0):
+        raise DataError("a standard error cannot be negative", field="std_error")
+    return np.asarray((_z(confidence) + stats.norm.ppf(power)) * se)
 
 
 def per_unit(frame: pd.DataFrame, unit: list[str], by: str = "arm") -> pd.DataFrame:

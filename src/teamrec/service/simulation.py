@@ -48,7 +48,7 @@ from teamrec.experiments.simulate import (
     visit_order,
     wanted_now,
 )
-from teamrec.experiments.stats import OffPolicyEstimate, off_policy_ctr
+from teamrec.experiments.stats import OffPolicyEstimate, minimum_detectable_difference, off_policy_ctr
 from teamrec.service.registry import arm_key
 from teamrec.service.settings import Settings
 from teamrec.service.teams import Caller, TeamService
@@ -94,6 +94,7 @@ class ServiceSimulation:
         lines = [self.simulation.report.to_text(), ""]
         lines.append(f"{self.simulation.visits} visits replayed through TeamService ({self.train_events} training "
                      f"events, {self.holdout_events} held out) in {self.seconds:.1f}s")
+        lines += self.power_lines()
         for check in self.off_policy:
             e = check.estimate
             lines.append(
@@ -104,9 +105,28 @@ class ServiceSimulation:
         lines += self.notes
         return "\n".join(lines)
 
+    def detectable(self) -> dict[str, float]:
+        """Per treatment arm, the smallest true CTR difference to the control this replay finds
+        with 80% power (two-sided 5%), from the report's delta-method standard error: with as
+        many people as the replay has, a smaller true difference cannot be expected to show."""
+        diffs = self.simulation.report.differences
+        return {str(arm): float(minimum_detectable_difference(se))
+                for arm, se in zip(diffs["arm"], diffs["std_error"], strict=True) if np.isfinite(se)}
+
+    def power_lines(self) -> list[str]:
+        arms = self.simulation.report.arms.set_index("arm")
+        control = self.simulation.report.control
+        lines = []
+        for arm, mdd in self.detectable().items():
+            lines.append(f"power: {int(arms.loc[control, 'units'])} and {int(arms.loc[arm, 'units'])} people; the "
+                         f"smallest true difference {arm} - {control} this replay finds with 80% power (two-sided "
+                         f"5%) is {mdd * 100:.2f} pp")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "report": self.simulation.report.to_dict(),
+            "detectable_difference": self.detectable(),
             "visits": self.simulation.visits,
             "train_events": self.train_events,
             "holdout_events": self.holdout_events,
@@ -253,6 +273,8 @@ def simulate_experiment(
     window = "" if window_days is None else f", a click within {window_days:g} days of the visit"
     if clickable == "visit":
         window += ", only the visit's own held-out item clickable"
+    if matrix:
+        window += "; the team's matrix with " + ", ".join(f"{key} {value}" for key, value in sorted(matrix.items()))
     notes.insert(0, f"simulated with k={k}, hold-out share {share} ({split} split: {how}), feedback action "
                  f"{action!r}{window}; the experiment's window and rollout are ignored (the simulated team takes "
                  "part)")
