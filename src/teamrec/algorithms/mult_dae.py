@@ -12,8 +12,9 @@ A person's scores are ``p`` for their full (undropped) row.
 
 Why it is here: it is the one non-linear model teamrec has, weak alone on ml-100k (nDCG@10
 about 0.44 against EASE's 0.49) but wrong in other places than the linear item models, so a
-quarter of it blended into EASE or user EASE lifts both (ml-100k 0.4886 -> 0.50; on both of
-``auto``'s validation splits too; docs/benchmarks.md). ``auto`` therefore tries it as the
+quarter of it blended into EASE or user EASE lifts both (ml-100k 0.4886 -> 0.50 on test, and
+0.2419 -> 0.2462 on ``auto``'s validation; docs/benchmarks.md). On Deskdrop it is the best
+single model on validation. ``auto`` therefore tries it as the
 partner of its best single model (:data:`teamrec.algorithms.auto.COMPLEMENTS`).
 
 Deterministic: the weights start from ``seed``, the batches go in person order, and each
