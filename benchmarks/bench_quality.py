@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_quality.py [--only ml-100k,deskdrop,lastfm,slack] [--defaults]``
 (``--defaults``: the measurements behind each default -- EASE's and user EASE's lambda,
 binarising or damping ratings, EDLAE's dropout, item-knn's neighbourhood, ALS's alpha,
-RP3beta's beta -- on the same splits).
+RP3beta's beta, Mult-DAE alone and blended -- on the same splits).
 
 One run, one split per data set (seed 0), every model fitted on the same training matrix and
 measured by teamrec's own protocols (:mod:`teamrec.evaluation.protocols`):
@@ -255,6 +255,15 @@ DEFAULT_SWEEP = [
     ("rp3beta beta 0", "rp3beta", {"beta": 0.0}),
     ("rp3beta beta 0.3", "rp3beta", {"beta": 0.3}),
     ("rp3beta beta 0.5 (default)", "rp3beta", {}),
+    ("mult-dae (default: 100 hidden, 100 epochs)", "mult-dae", {}),
+    ("blend: ease on values ** 0.5 + quarter mult-dae", "blend",
+     {"first": "ease", "first_params": {"binary": False, "value_power": 0.5}, "second": "mult-dae", "weight": 0.25}),
+    ("blend: user-ease on values ** 0.5 + quarter mult-dae", "blend",
+     {"first": "user-ease", "first_params": {"binary": False, "value_power": 0.5}, "second": "mult-dae",
+      "weight": 0.25}),
+    ("blend: user-ease on values ** 0.5 + half mult-dae", "blend",
+     {"first": "user-ease", "first_params": {"binary": False, "value_power": 0.5}, "second": "mult-dae",
+      "weight": 0.5}),
 ]
 
 
@@ -266,7 +275,8 @@ def sweep(name: str) -> None:
     print(f"\n## defaults on {name}: {X.shape[1]:,} items; {protocol.name}; {metric}")
     print(f"| setting | {metric} |\n|---|---|")
     for label, algorithm, params in DEFAULT_SWEEP:
-        if "ease" in (algorithm, params.get("first"), params.get("second")) and X.shape[1] > 12_000:
+        dense = {"ease", "mult-dae"} & {algorithm, params.get("first"), params.get("second")}
+        if dense and X.shape[1] > 12_000:
             print(f"| {label} | not run ({X.shape[1]:,} items: a dense inverse per setting) |")
             continue
         model = create(algorithm, params).fit(split.train)

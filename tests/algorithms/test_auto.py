@@ -79,6 +79,31 @@ def test_blends_pair_the_best_of_the_three_best_algorithms() -> None:
     assert _blends(results[:1], "m") == []
 
 
+def test_complements_are_blended_into_the_best_model_wherever_they_rank() -> None:
+    from teamrec.algorithms.auto import BLEND_WEIGHTS, COMPLEMENTS, _blends
+
+    assert "mult-dae" in COMPLEMENTS
+    figures = [("ease", {}, 0.30), ("user-ease", {}, 0.32), ("rp3beta", {}, 0.29), ("item-knn", {}, 0.28),
+               ("mult-dae", {}, 0.27), ("als", {}, 0.26)]
+    results = [{"algorithm": a, "params": p, "m": v} for a, p, v in figures]
+    pairs = [(b["first"], b["second"]) for b in _blends(results, "m")]
+    expected = [("user-ease", "ease"), ("user-ease", "rp3beta"), ("ease", "rp3beta"), ("user-ease", "mult-dae")]
+    assert pairs == [p for p in expected for _ in BLEND_WEIGHTS]  # item-knn and als: no
+    results[4]["m"] = 0.31  # among the three best: paired like any other, once
+    pairs = [(b["first"], b["second"]) for b in _blends(results, "m")]
+    assert pairs.count(("user-ease", "mult-dae")) == len(BLEND_WEIGHTS) and len(pairs) == 3 * len(BLEND_WEIGHTS)
+
+
+def test_among_blends_the_figure_decides_not_the_order() -> None:
+    """No single model within the margin: the best blend, not the first within the margin."""
+    from teamrec.algorithms.auto import _simplest_near_best
+
+    results = [{"algorithm": "ease", "m": 0.2414, "se": 0.004}, {"algorithm": "blend", "m": 0.2438, "se": 0.004},
+               {"algorithm": "blend", "m": 0.2462, "se": 0.004}]
+    assert _simplest_near_best(results, "m", 0.0, 1.0) == 2
+    assert _simplest_near_best(results, "m", 0.0, 2.0) == 0  # a single model within two SE: it
+
+
 def test_the_simplest_candidate_the_validation_cannot_tell_from_the_best_is_chosen() -> None:
     from teamrec.algorithms.auto import _simplest_near_best
 

@@ -23,7 +23,7 @@ def test_slack_export_choice_and_figure(slack_export_dir):
     model = create("auto").fit(split.train)
     summary = model.summary()
     assert not summary["budget_cut"]
-    assert len(summary["validation"]) == 17  # 11 single candidates + 6 blends, for 38 channels
+    assert len(summary["validation"]) == 20  # 12 single candidates + 6 blends + 2 with mult-dae, for 38 channels
     assert (summary["algorithm"], summary["params"]) == PINNED_CHOICE
     ndcg = protocol.evaluate(model, split, 10).metrics["ndcg@10"]
     assert ndcg == pytest.approx(PINNED_NDCG, abs=0.002)
@@ -31,14 +31,17 @@ def test_slack_export_choice_and_figure(slack_export_dir):
 
 def test_ml100k_choice_and_figure(ml100k_dir):
     """issue 13's ml-100k Goal protocol (per-user random 75/25, every rating relevant): auto
-    keeps EASE on the ratings' square roots, the blends with RP3beta being within one standard
-    error on validation; 0.4886 on test (docs/benchmarks.md; the target 0.50 is not reached)."""
+    blends a quarter of Mult-DAE into user EASE on the ratings' square roots, the best on
+    validation, no single model within one standard error of it; 0.5008 on test, the Goal's
+    0.50 (docs/benchmarks.md)."""
     X = build_matrix(read_source(ml100k_dir / "u.data", "movielens"), config=default_config("movielens")).matrix
     protocol = Holdout(test_share=0.25)
     split = protocol.splits(EvalData(X), 0)[0]
     model = create("auto").fit(split.train)
     summary = model.summary()
-    assert (summary["algorithm"], summary["params"]) == ("ease", {"binary": False, "value_power": 0.5})
-    best = max(r["ndcg@10"] for r in summary["validation"])
-    assert best - summary["value"] <= max(r["se"] for r in summary["validation"] if r["ndcg@10"] == best)
-    assert protocol.evaluate(model, split, 10).metrics["ndcg@10"] == pytest.approx(0.4886, abs=0.001)
+    damped = {"binary": False, "value_power": 0.5}
+    assert (summary["algorithm"], summary["params"]) == (
+        "blend", {"first": "user-ease", "first_params": damped, "second": "mult-dae", "second_params": {},
+                  "weight": 0.25})
+    assert summary["value"] == max(r["ndcg@10"] for r in summary["validation"])
+    assert protocol.evaluate(model, split, 10).metrics["ndcg@10"] == pytest.approx(0.5008, abs=0.001)

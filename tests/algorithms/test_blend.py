@@ -44,3 +44,12 @@ def test_auto_tries_blends_and_a_chosen_blend_survives_save_and_load(tmp_path: P
 def test_a_blend_of_blends_is_refused() -> None:
     with pytest.raises(ConfigError, match="cannot be 'auto'"):
         Blend(first="auto").fit(random_matrix())
+
+
+def test_similarities_and_reasons_come_from_the_second_model_when_the_first_has_none() -> None:
+    X = random_matrix(30, 20, density=0.3, seed=6)
+    blend = Blend(first="mult-dae", first_params={"hidden": 4, "epochs": 2}, second="rp3beta").fit(X)
+    rp3 = RP3beta().fit(X)
+    for got, want in zip(blend.similar_items([0, 3], 5), rp3.similar_items([0, 3], 5), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert blend.explain(1, 2).contributions == rp3.explain(1, 2).contributions

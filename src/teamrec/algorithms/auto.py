@@ -5,10 +5,11 @@ entries held out, drawn from the seed's validation stream: only the matrix it is
 ever seen, so inside an evaluation it never touches test data), fits every candidate on the
 rest, measures ``metric`` (``ndcg@10`` by default; any holdout ranking metric, or
 ``sampled-recall@k``) on the held-out entries, averaged over ``folds`` such splits, then
-blends of every pair of the three best algorithms (:mod:`teamrec.algorithms.blend`, weights
-:data:`BLEND_WEIGHTS`),
-chooses the simplest candidate the validation cannot tell from the best (:func:`_simplest_near_best`:
-within ``standard_errors`` standard errors of the best figure, or ``tolerance`` of it),
+blends of every pair of the three best algorithms and of the best with each of
+:data:`COMPLEMENTS` (:mod:`teamrec.algorithms.blend`, weights :data:`BLEND_WEIGHTS`),
+chooses the simplest single candidate the validation cannot tell from the best
+(:func:`_simplest_near_best`: within ``standard_errors`` standard errors of the best figure,
+or ``tolerance`` of it) or, when none is, the best blend,
 refits it on the whole ``X`` and delegates every call to it.
 
 Deterministic by construction: the candidate list is decided from the data's size up front
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 #: offset so that auto inside a grid search draws a different split than the grid).
 _AUTO_STREAM = 11
 _METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "sampled-recall")
-#: EASE is a candidate up to this many items, user EASE up to this many people.
+#: EASE and Mult-DAE are candidates up to this many items, user EASE up to this many people.
 DENSE_ITEMS = 12_000
 
 
@@ -90,7 +91,8 @@ def candidates(n_users: int, n_items: int, nnz: int, valued: bool = False) -> li
     validation, 10 best on test; docs/benchmarks.md). On valued data (ratings, event
     strengths) both are also tried on the square roots of the values: binarised ratings and
     the raw values both did worse on ml-100k, the raw strengths on Deskdrop, on validation and
-    test alike. The sparse models always.
+    test alike. The sparse models always; Mult-DAE (a dense ``n_items``-wide output layer
+    trained for 100 epochs) last, and only up to :data:`DENSE_ITEMS` items.
     """
     out: list[tuple[str, dict[str, Any]]] = []
     damped = {"binary": False, "value_power": 0.5}
@@ -108,6 +110,8 @@ def candidates(n_users: int, n_items: int, nnz: int, valued: bool = False) -> li
     density = nnz / max(n_users * n_items, 1)
     # ALS's confidence weight: sparser data need more weight on the few entries there are.
     out += [("als", {"alpha": a}) for a in ((1.0, 10.0) if density > 0.02 else (10.0, 40.0))]
+    if n_items <= DENSE_ITEMS:  # its dense output layer: n_items logits per person per step
+        out.append(("mult-dae", {}))
     return out
 
 
@@ -115,6 +119,11 @@ def candidates(n_users: int, n_items: int, nnz: int, valued: bool = False) -> li
 BLEND_WEIGHTS = (0.25, 0.5)
 #: Blends pair the best single candidates of this many different algorithms.
 BLEND_TOP = 3
+#: Models that are weak alone but err elsewhere than the linear item models: each is also
+#: blended into the best single model, wherever it ranks itself. Mult-DAE is 0.44 alone on
+#: ml-100k (below RP3beta and item-knn on validation) and lifts EASE and user EASE from 0.489
+#: to 0.50 as a quarter of a blend (docs/benchmarks.md).
+COMPLEMENTS = ("mult-dae",)
 
 
 def _blends(results: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
@@ -123,35 +132,40 @@ def _blends(results: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
 
     Not only the best with the runner-up: two models that are good in the same way add
     little, and on Last.fm 2K the best pair is user EASE with ALS, the first and third
-    algorithms (docs/benchmarks.md)."""
+    algorithms (docs/benchmarks.md). Then the best with each of :data:`COMPLEMENTS` ranked
+    below the three."""
     order = sorted(range(len(results)), key=lambda i: (-results[i][metric], i))
     top: list[dict[str, Any]] = []
     for i in order:
         if results[i]["algorithm"] != "blend" and all(results[i]["algorithm"] != t["algorithm"] for t in top):
             top.append(results[i])
-    top = top[:BLEND_TOP]
+    pairs = [(a, b) for n, a in enumerate(top[:BLEND_TOP]) for b in top[n + 1 : BLEND_TOP]]
+    if top:
+        pairs += [(top[0], c) for c in top[BLEND_TOP:] if c["algorithm"] in COMPLEMENTS]
     return [{"first": a["algorithm"], "first_params": a["params"], "second": b["algorithm"],
              "second_params": b["params"], "weight": w}
-            for n, a in enumerate(top) for b in top[n + 1:] for w in BLEND_WEIGHTS]
+            for a, b in pairs for w in BLEND_WEIGHTS]
 
 
 def _simplest_near_best(results: list[dict[str, Any]], metric: str, tolerance: float,
                         standard_errors: float = 0.0) -> int:
-    """The first result (simplest: single models in the order of :func:`candidates`, then blends
-    in the order of :func:`_blends`) within the margin of the best validation figure: the wider
-    of ``tolerance`` (relative) and ``standard_errors`` times the best figure's standard error
-    (``results[i]["se"]``; the one-standard-error rule of Breiman et al. 1984).
+    """The first single model (simplest: in the order of :func:`candidates`) within the margin
+    of the best validation figure: the wider of ``tolerance`` (relative) and
+    ``standard_errors`` times the best figure's standard error (``results[i]["se"]``; the
+    one-standard-error rule of Breiman et al. 1984); when none is, the best blend.
 
     Candidates closer than a validation split can tell apart are a coin toss on test data, and
     the simpler one is less likely to be fitted to the validation split's noise. On ml-100k
-    the blends of RP3beta with either EASE are best on validation (0.2438) and lose on test
+    the blends of RP3beta with either EASE were best on validation (0.2438) and lose on test
     (0.4827 against 0.4886 for EASE on the ratings' square roots, 0.0024 below them on
     validation, within the 0.0041 standard error); a fixed 0.5 % margin could not tell
-    (docs/benchmarks.md)."""
+    (docs/benchmarks.md). Blends are all equally complex (two models), so among them the
+    figure decides, not their order."""
     best = max(range(len(results)), key=lambda i: (results[i][metric], -i))
     top = results[best][metric]
     margin = max(top * tolerance, standard_errors * float(results[best].get("se", 0.0)))
-    return next(i for i, r in enumerate(results) if r[metric] >= top - margin)
+    near = [i for i, r in enumerate(results) if r[metric] >= top - margin and r.get("algorithm") != "blend"]
+    return near[0] if near else best
 
 
 class _Fold:

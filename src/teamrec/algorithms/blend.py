@@ -11,8 +11,8 @@ validation; on Deskdrop RP3beta + user EASE and on Last.fm 2K user EASE + ALS be
 alone (docs/benchmarks.md).
 
 Both fitted models are learnt state: saved with the blend under the prefixes ``first_`` and
-``second_`` (arrays + JSON, like every model). Item and people similarities, predictions and
-explanations come from the first model.
+``second_`` (arrays + JSON, like every model). Item and people similarities and explanations
+come from the first model (from the second when the first has none), predictions from the first.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from teamrec.algorithms.base import Algorithm, AlgorithmConfig, Explanation, Predictions
+from teamrec.errors import UnsupportedError
 
 
 class BlendConfig(AlgorithmConfig):
@@ -103,14 +104,22 @@ class Blend(Algorithm):
     def _rank_keys(self, users: np.ndarray, user_items: sp.spmatrix | None) -> tuple[np.ndarray, None]:
         return self.score(users, user_items), None
 
+    def _either(self, method: str, *args: Any) -> Any:
+        """The first model's answer, or the second's when the first does not offer ``method``
+        (Mult-DAE, a blend's first model on Deskdrop, has no similarities or reasons)."""
+        try:
+            return getattr(self._models[0], method)(*args)
+        except UnsupportedError:
+            return getattr(self._models[1], method)(*args)
+
     def similar_items(self, items: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        return self._models[0].similar_items(items, k)
+        return self._either("similar_items", items, k)
 
     def similar_users(self, users: np.ndarray | list[int], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        return self._models[0].similar_users(users, k)
+        return self._either("similar_users", users, k)
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         return self._models[0].predict(users, items)
 
     def explain(self, user: int, item: int, n: int = 5) -> Explanation:
-        return self._models[0].explain(user, item, n)
+        return self._either("explain", user, item, n)

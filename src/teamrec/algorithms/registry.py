@@ -26,6 +26,7 @@ ALGORITHMS: dict[str, str] = {
     "ease": "teamrec.algorithms.ease:EASE",
     "user-ease": "teamrec.algorithms.user_ease:UserEASE",
     "rp3beta": "teamrec.algorithms.rp3beta:RP3beta",
+    "mult-dae": "teamrec.algorithms.mult_dae:MultDAE",
     "blend": "teamrec.algorithms.blend:Blend",
     "auto": "teamrec.algorithms.auto:Auto",
 }
