@@ -103,7 +103,7 @@ def tricky_team() -> Dataset:
 def index_view(index: ServingIndex) -> dict:
     """Everything an index answers from, as plain values (to compare two indexes)."""
     view = {name: getattr(index, name) for name in (
-        "item_ids", "user_ids", "item_pos", "user_pos", "item_names", "user_names", "item_descriptions",
+        "item_ids", "user_ids", "item_names", "user_names", "item_descriptions",
         "item_archived", "user_handles", "user_titles", "_item_keys", "_user_name_keys", "_user_handle_keys",
         "_item_order", "_user_order", "_sorted_keys", "n_public_items", "public_interactions")}
     for name in ("private", "item_size", "user_size", "public_user_size", "_by_key", "_user_name_rank"):

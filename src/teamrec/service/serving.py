@@ -142,8 +142,6 @@ class ServingIndex:
         self.n_users = data.n_users
         self.item_ids: list[str] = data.items.ids.tolist()  # a Vocab's ids are str already
         self.user_ids: list[str] = data.users.ids.tolist()
-        self.item_pos = dict(zip(self.item_ids, range(self.n_items), strict=True))
-        self.user_pos = dict(zip(self.user_ids, range(self.n_users), strict=True))
         yield
         self.item_names: list[str] = items["name"].tolist()
         self.user_names: list[str] = users["name"].tolist()
@@ -183,7 +181,7 @@ class ServingIndex:
     # -- lookups ---------------------------------------------------------------------------
     def user_index(self, key: str) -> int:
         """A person by id, or by name or handle; :class:`UnknownIdError` if unknown."""
-        u = self.user_pos.get(key)
+        u = self.model.data.users.get(key)  # the vocabulary's own id -> index dict
         return u if u is not None else self.model.data.find_user(key)
 
     def item_index(self, key: str, hidden: np.ndarray | None = None) -> int:
@@ -193,7 +191,7 @@ class ServingIndex:
         reader may see: a private channel sharing the name neither makes the name ambiguous
         nor is counted in the message. A name only one hidden item has resolves to it, and
         the caller's privacy rule then refuses it (403 for a named non-member, 404 anonymous)."""
-        i = self.item_pos.get(key)
+        i = self.model.data.items.get(key)
         if i is not None:
             return i
         if hidden is None:
@@ -225,10 +223,6 @@ class ServingIndex:
             start, end = self.members.indptr[viewer], self.members.indptr[viewer + 1]
             mask[self.members.indices[start:end]] = False
         return mask
-
-    def _known_items(self, keys: list[str]) -> np.ndarray:
-        pos = self.item_pos
-        return np.fromiter((pos[k] for k in keys if k in pos), dtype=np.int64)
 
     # -- items and people --------------------------------------------------------------------
     def item_ref(self, i: int) -> dict[str, Any]:
